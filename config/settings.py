@@ -1,0 +1,164 @@
+"""The ``Settings`` model: nested, frozen sections whose defaults run the embedded mode with no file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+def default_home() -> Path:
+    """Where Klyuch keeps its state when ``KLYUCH_HOME`` is not set.
+
+    Root gets ``/var/lib/klyuch``: the embedded PostgreSQL then runs as an unprivileged account that
+    must be able to reach its data folder, which ``/root`` (mode 0700) would forbid.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/klyuch")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "klyuch"
+
+
+class Section(BaseModel):
+    """Base of every settings section: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(Section):
+    """The HTTP edge (hypercorn + Quart-Trio)."""
+
+    host: str = "127.0.0.1"
+    """Address to bind."""
+    port: Port = 8080
+    """TCP port to bind (0 picks a free port)."""
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Hypercorn worker processes."""
+    public_url: str | None = None
+    """External base URL (for QR codes, callbacks); derived from host and port when unset."""
+    graceful_timeout_s: PositiveSeconds = 5.0
+    """How long a stopping server waits for requests in flight."""
+    keep_alive_timeout_s: PositiveSeconds = 5.0
+    """Idle keep-alive connection timeout."""
+
+
+class StorageSettings(Section):
+    """PostgreSQL: embedded (default) or an external server."""
+
+    dsn: SecretStr | None = None
+    """External PostgreSQL DSN; when unset an embedded server is run under ``home``."""
+    embedded_data_dir: Path | None = None
+    """Data folder of the embedded server; defaults to ``<home>/pgdata``."""
+    embedded_user: str = "klyuch-pg"
+    """System account that runs the embedded server when Klyuch runs as root (PostgreSQL refuses root)."""
+    embedded_fsync: bool = True
+    """fsync in the embedded server (tests turn it off for speed)."""
+    database: str = "klyuch"
+    """Database name in the embedded server."""
+    pool_min_size: Annotated[int, Field(ge=0, le=1000)] = 1
+    """Minimum connections per worker process."""
+    pool_max_size: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Maximum connections per worker process."""
+    connect_timeout_s: PositiveSeconds = 10.0
+    """Timeout for establishing a connection."""
+    command_timeout_s: PositiveSeconds = 30.0
+    """Timeout of one repository operation."""
+    start_timeout_s: PositiveSeconds = 60.0
+    """Timeout for the embedded server to start."""
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> StorageSettings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
+
+
+class HsmSettings(Section):
+    """HSM units (soft-HSM processes and PKCS#11 modules)."""
+
+    soft_units: Annotated[int, Field(ge=0, le=16)] = 2
+    """Number of soft-HSM unit processes (primary + hot standby by default)."""
+    kek_passphrase: SecretStr | None = None
+    """Operator passphrase sealing the soft-HSM key-encryption key."""
+    pkcs11_module: Path | None = None
+    """Path of a PKCS#11 module; PKCS#11 units are used when set."""
+    pkcs11_token_labels: tuple[str, ...] = ()
+    """Token labels, one PKCS#11 unit each."""
+    pkcs11_pin: SecretStr | None = None
+    """User PIN of the PKCS#11 tokens."""
+    call_timeout_s: PositiveSeconds = 5.0
+    """Timeout of one call to a unit before it is considered hung."""
+
+
+class SecuritySettings(Section):
+    """Authentication and token settings."""
+
+    token_secret: SecretStr | None = None
+    """Secret that signs access tokens; generated and kept under ``home`` when unset."""
+    access_token_ttl_s: Annotated[int, Field(ge=10, le=86_400)] = 900
+    """Lifetime of an access token."""
+    refresh_token_ttl_s: Annotated[int, Field(ge=60, le=90 * 86_400)] = 14 * 86_400
+    """Lifetime of a refresh token."""
+
+
+class LimitsSettings(Section):
+    """Every size, count and timeout the edge enforces."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+    """Largest request body accepted."""
+    max_document_bytes: Annotated[int, Field(ge=1)] = 32 * 1024 * 1024
+    """Largest single document."""
+    max_batch_items: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Most documents in one operation."""
+    max_websocket_message_bytes: Annotated[int, Field(ge=256)] = 64 * 1024
+    """Largest websocket message."""
+    request_timeout_s: PositiveSeconds = 60.0
+    """Longest time a request may take."""
+    operation_ttl_s: Annotated[int, Field(ge=1)] = 600
+    """Lifetime of an operation awaiting confirmation."""
+
+
+class LoggingSettings(Section):
+    """Structured logging."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level written."""
+    format: Literal["console", "json"] = "console"
+    """Human console lines or one JSON object per line."""
+
+
+class Settings(BaseSettings):
+    """Everything Klyuch reads at start; built once, frozen, passed down section by section."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KLYUCH_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    home: Path = Field(default_factory=default_home)
+    """Folder for state: embedded database, sealed keys, generated secrets."""
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    hsm: HsmSettings = HsmSettings()
+    security: SecuritySettings = SecuritySettings()
+    limits: LimitsSettings = LimitsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def pg_data_dir(self) -> Path:
+        """Data folder of the embedded PostgreSQL server."""
+        return self.storage.embedded_data_dir or self.home / "pgdata"
+
+    @property
+    def public_url(self) -> str:
+        """Base URL clients use to reach this server."""
+        return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
