@@ -1,0 +1,5 @@
+"""``python -m edge`` is ``klyuch``."""
+
+from edge.cli import main
+
+raise SystemExit(main())

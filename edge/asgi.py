@@ -1,0 +1,32 @@
+"""Entry point of a hypercorn worker process: ``edge.asgi:app``.
+
+The parent (``klyuch serve``) hands settings down through the environment (``KLYUCH_*``, with
+``KLYUCH_STORAGE__DSN`` pointing at the database it started), so each spawned worker builds the same
+frozen ``Settings``. A worker asks the kernel to SIGTERM it when its parent dies, so a ``kill -9``
+of ``klyuch serve`` leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+from config import load_settings
+from edge.app import create_app
+from edge.logging import configure_logging
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_die_with_parent()
+settings = load_settings()
+configure_logging(settings.logging)
+app = create_app(settings)

@@ -1,0 +1,135 @@
+"""The one table from error to HTTP: RFC 9457 problem+json for every failure.
+
+Client errors carry a precise ``detail``; server errors a generic one (the full error goes to the log
+with the request id, never to the client). Each problem has a stable ``code`` taken from the error
+class, and ``type`` is ``urn:klyuch:problem:<code>``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from quart import Quart, Response
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from edge.errors import BadRequestError, EdgeError, NotReadyError
+from signing import errors as signing_errors
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("edge.problems")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """How one kind of error is answered."""
+
+    status: int
+    """HTTP status code."""
+    title: str
+    """Short, fixed summary of the problem type."""
+    expose_detail: bool = True
+    """Whether the error's message is safe and useful to show the client."""
+
+
+PROBLEMS: dict[type[Exception], Problem] = {
+    EdgeError: Problem(500, "Internal error", expose_detail=False),
+    NotReadyError: Problem(503, "Service not ready"),
+    BadRequestError: Problem(400, "Bad request"),
+    signing_errors.SigningError: Problem(500, "Cryptographic failure", expose_detail=False),
+    signing_errors.EngineUnavailableError: Problem(503, "Cryptography unavailable", expose_detail=False),
+    signing_errors.InvalidInputError: Problem(422, "Invalid cryptographic input"),
+    signing_errors.MalformedDataError: Problem(422, "Malformed data"),
+    signing_errors.InvalidSignatureError: Problem(422, "Invalid signature"),
+    signing_errors.UnsupportedAlgorithmError: Problem(422, "Unsupported algorithm"),
+}
+"""Error class → answer; the most specific class in an error's MRO wins."""
+
+
+def lookup(exc: BaseException) -> Problem | None:
+    """Return the answer for ``exc``'s most specific class in the table, if any."""
+    for cls in type(exc).__mro__:
+        problem = PROBLEMS.get(cls)  # type: ignore[call-overload]
+        if problem is not None:
+            return problem
+    return None
+
+
+def problem_response(
+    status: int, title: str, detail: str | None = None, *, code: str, **extra: Any
+) -> Response:
+    """Build an ``application/problem+json`` response."""
+    body: dict[str, Any] = {"type": f"urn:klyuch:problem:{code}", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["code"] = code
+    body.update(extra)
+    return Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """The failing fields of a pydantic error as ``{"field": "a.b.0", "message": ...}`` items."""
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]) or "(body)", "message": error["msg"]}
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def register_problem_handlers(app: Quart) -> None:
+    """Install the handlers that turn every error into problem+json."""
+    app.register_error_handler(RequestSchemaValidationError, _schema_validation)
+    app.register_error_handler(ValidationError, _pydantic_validation)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _any_exception)
+
+
+async def _schema_validation(exc: RequestSchemaValidationError) -> Response:
+    inner = exc.validation_error
+    if isinstance(inner, ValidationError):
+        return _unprocessable(inner)
+    return problem_response(422, "Invalid request", str(inner), code="validation_failed")
+
+
+async def _pydantic_validation(exc: ValidationError) -> Response:
+    return _unprocessable(exc)
+
+
+def _unprocessable(exc: ValidationError) -> Response:
+    errors = validation_errors(exc)
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
+    return problem_response(422, "Invalid request", detail, code="validation_failed", errors=errors)
+
+
+async def _too_large(exc: RequestEntityTooLarge) -> Response:
+    from quart import current_app
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return problem_response(
+        413, "Request body too large", f"the body exceeds {limit} bytes", code="too_large"
+    )
+
+
+async def _http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status >= 500:
+        return problem_response(status, exc.name, code="server_error")
+    code = exc.name.lower().replace(" ", "_").replace("'", "")
+    return problem_response(status, exc.name, exc.description, code=code)
+
+
+async def _any_exception(exc: Exception) -> Response:
+    problem = lookup(exc)
+    code = str(getattr(exc, "code", "internal_error"))
+    if problem is None or problem.status >= 500:
+        log.error("request_failed", error_type=type(exc).__name__, exc_info=exc)
+    if problem is None:
+        return problem_response(
+            500, "Internal error", "the server failed; see its log", code="internal_error"
+        )
+    detail = str(exc) if problem.expose_detail else "the server failed; see its log"
+    return problem_response(problem.status, problem.title, detail, code=code)

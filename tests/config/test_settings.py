@@ -1,0 +1,64 @@
+"""Settings come from defaults, a TOML file and KLYUCH_* variables; bad values name their key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+from config.display import MASK, render_settings
+
+
+def test_defaults_run_embedded() -> None:
+    settings = load_settings()
+    assert settings.storage.dsn is None
+    assert settings.server.workers >= 1
+
+
+def test_environment_overrides_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "klyuch.toml"
+    toml.write_text('[server]\nport = 9000\nhost = "127.0.0.2"\n[limits]\nmax_batch_items = 7\n')
+    monkeypatch.setenv("KLYUCH_SERVER__PORT", "9100")
+    settings = load_settings(toml)
+    assert settings.server.port == 9100
+    assert settings.server.host == "127.0.0.2"
+    assert settings.limits.max_batch_items == 7
+
+
+def test_bad_environment_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLYUCH_SERVER__PORT", "abc")
+    with pytest.raises(ConfigError, match=r"server\.port \[env KLYUCH_SERVER__PORT\]"):
+        load_settings()
+
+
+def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "klyuch.toml"
+    toml.write_text("[server]\nprot = 9000\n")
+    with pytest.raises(ConfigError, match=r"server\.prot"):
+        load_settings(toml)
+
+
+def test_broken_toml_is_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "klyuch.toml"
+    toml.write_text("[server\n")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_settings(toml)
+
+
+def test_impossible_combination_is_refused() -> None:
+    with pytest.raises(ConfigError, match="pool_min_size"):
+        load_settings(storage={"pool_min_size": 5, "pool_max_size": 2})
+
+
+def test_secrets_are_masked_and_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLYUCH_STORAGE__DSN", "postgresql://u:hunter2@db/klyuch")
+    text = render_settings(load_settings())
+    assert "hunter2" not in text
+    assert MASK in text
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.server.port = 1  # type: ignore[misc]
