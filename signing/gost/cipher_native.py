@@ -1,0 +1,260 @@
+"""ctypes layer over OpenSSL ``EVP_CIPHER`` / ``EVP_MAC`` for the ciphers of the ``gostprov`` provider.
+
+Private to :mod:`signing.gost`: :mod:`signing.gost.cipher` and :mod:`signing.gost.kexp15` build on it.
+Every native context is owned by exactly one Python object, freed by its idempotent ``close()``
+(and, as a last resort, by ``__del__``), so no ``EVP_*_CTX`` outlives its owner.
+
+Function pointers are taken with ``lib["name"]`` rather than ``lib.name``: indexing a ``CDLL``
+returns a fresh pointer object, so the prototypes declared here never clash with prototypes that
+other modules declare on the shared handle from :func:`signing.gost._libcrypto.libcrypto`.
+ctypes releases the GIL around every call, so bulk encryption runs in parallel across threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from typing import Any, Final
+
+from signing.errors import CryptoError, UnsupportedAlgorithmError
+from signing.gost._libcrypto import libcrypto
+
+BytesLike = bytes | bytearray | memoryview
+"""What the binding accepts wherever it reads bytes."""
+
+# EVP_CipherUpdate takes an ``int`` length: feed big inputs in chunks below 2**31 (a multiple
+# of every block size, so block modes never see a chunk boundary inside a block).
+MAX_CHUNK: Final = 1 << 30
+_MAX_MAC_SIZE: Final = 64  # EVP_MAC_final writes the full tag; both GOST MACs are at most 16 bytes
+_ERR_BUF: Final = 256
+
+_VP = ctypes.c_void_p
+_INT = ctypes.c_int
+_SIZE = ctypes.c_size_t
+
+
+class _OsslParam(ctypes.Structure):
+    """``OSSL_PARAM`` from ``openssl/core.h``."""
+
+    _fields_ = (
+        ("key", ctypes.c_char_p),
+        ("data_type", ctypes.c_uint),
+        ("data", _VP),
+        ("data_size", _SIZE),
+        ("return_size", _SIZE),
+    )
+
+
+_OSSL_PARAM_UNSIGNED_INTEGER: Final = 2
+_OSSL_PARAM_UNMODIFIED: Final = _SIZE(-1).value
+
+
+class _Api:
+    """The prototypes this module uses, declared once on private function pointers."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        def fn(name: str, restype: Any, *argtypes: Any) -> Any:
+            func = lib[name]
+            func.restype = restype
+            func.argtypes = list(argtypes)
+            return func
+
+        self.cipher_fetch = fn("EVP_CIPHER_fetch", _VP, _VP, ctypes.c_char_p, ctypes.c_char_p)
+        self.cipher_ctx_new = fn("EVP_CIPHER_CTX_new", _VP)
+        self.cipher_ctx_free = fn("EVP_CIPHER_CTX_free", None, _VP)
+        self.cipher_init = fn("EVP_CipherInit_ex2", _INT, _VP, _VP, _VP, _VP, _INT, _VP)
+        self.cipher_set_padding = fn("EVP_CIPHER_CTX_set_padding", _INT, _VP, _INT)
+        self.cipher_set_params = fn("EVP_CIPHER_CTX_set_params", _INT, _VP, _VP)
+        self.cipher_update = fn("EVP_CipherUpdate", _INT, _VP, _VP, ctypes.POINTER(_INT), _VP, _INT)
+        self.cipher_final = fn("EVP_CipherFinal_ex", _INT, _VP, _VP, ctypes.POINTER(_INT))
+        self.mac_fetch = fn("EVP_MAC_fetch", _VP, _VP, ctypes.c_char_p, ctypes.c_char_p)
+        self.mac_ctx_new = fn("EVP_MAC_CTX_new", _VP, _VP)
+        self.mac_ctx_free = fn("EVP_MAC_CTX_free", None, _VP)
+        self.mac_init = fn("EVP_MAC_init", _INT, _VP, _VP, _SIZE, _VP)
+        self.mac_update = fn("EVP_MAC_update", _INT, _VP, _VP, _SIZE)
+        self.mac_final = fn("EVP_MAC_final", _INT, _VP, _VP, ctypes.POINTER(_SIZE), _SIZE)
+        self.err_get = fn("ERR_get_error", ctypes.c_ulong)
+        self.err_string = fn("ERR_error_string_n", None, ctypes.c_ulong, ctypes.c_char_p, _SIZE)
+        self.cleanse = fn("OPENSSL_cleanse", None, _VP, _SIZE)
+
+
+@functools.cache
+def _api() -> _Api:
+    return _Api(libcrypto())
+
+
+def _error(what: str) -> CryptoError:
+    """Drain this thread's OpenSSL error queue into one ``CryptoError`` (no secrets in it)."""
+    api = _api()
+    reasons: list[str] = []
+    buf = ctypes.create_string_buffer(_ERR_BUF)
+    while code := api.err_get():
+        api.err_string(code, buf, _ERR_BUF)
+        reasons.append(buf.value.decode("ascii", "replace"))
+    detail = f": {'; '.join(reasons)}" if reasons else ""
+    return CryptoError(f"{what} failed{detail}")
+
+
+@functools.cache
+def _fetched_cipher(name: str) -> int:
+    # Fetched EVP_CIPHERs are immutable and reference-counted: one per name for the process.
+    ptr = _api().cipher_fetch(None, name.encode("ascii"), None)
+    if not ptr:
+        _error(f"EVP_CIPHER_fetch({name})")  # clears the queue
+        raise UnsupportedAlgorithmError(f"cipher {name!r} is not provided by OpenSSL + gostprov")
+    return int(ptr)
+
+
+@functools.cache
+def _fetched_mac(name: str) -> int:
+    ptr = _api().mac_fetch(None, name.encode("ascii"), None)
+    if not ptr:
+        _error(f"EVP_MAC_fetch({name})")
+        raise UnsupportedAlgorithmError(f"MAC {name!r} is not provided by OpenSSL + gostprov")
+    return int(ptr)
+
+
+def readable(data: BytesLike) -> bytes | ctypes.Array[ctypes.c_char]:
+    """Return something ctypes passes as a ``const void *`` to ``data`` without copying when it can."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray) or (not data.readonly and data.c_contiguous):
+        return (ctypes.c_char * len(data)).from_buffer(data)
+    return bytes(data)
+
+
+def wipe(buf: bytearray) -> None:
+    """Overwrite a mutable buffer holding secret bytes (best effort: Python may hold other copies)."""
+    if buf:
+        _api().cleanse((ctypes.c_char * len(buf)).from_buffer(buf), len(buf))
+
+
+class EvpCipher:
+    """One ``EVP_CIPHER_CTX`` of a gostprov cipher, initialised for one direction, padding off.
+
+    ``update`` may be called any number of times, then ``finish`` once. Not thread-safe.
+    """
+
+    __slots__ = ("_ctx", "_name")
+
+    def __init__(
+        self, name: str, *, key: bytes, iv: bytes | None, encrypt: bool, key_mesh: int | None = None
+    ) -> None:
+        self._name = name
+        self._ctx: int | None = None  # set first: __del__ runs even when __init__ raises
+        api = _api()
+        cipher = _fetched_cipher(name)
+        self._ctx = api.cipher_ctx_new()
+        if not self._ctx:
+            raise _error("EVP_CIPHER_CTX_new")
+        try:
+            self._setup(cipher, key=key, iv=iv, encrypt=encrypt, key_mesh=key_mesh)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(
+        self, cipher: int, *, key: bytes, iv: bytes | None, encrypt: bool, key_mesh: int | None
+    ) -> None:
+        api = _api()
+        if api.cipher_init(self._ctx, cipher, key, iv, int(encrypt), None) != 1:
+            raise _error(f"{self._name} init")
+        api.cipher_set_padding(self._ctx, 0)
+        if key_mesh is not None:
+            self._set_size_param(b"key-mesh", key_mesh)
+
+    def _set_size_param(self, key: bytes, value: int) -> None:
+        holder = _SIZE(value)
+        params = (_OsslParam * 2)()
+        params[0].key = key
+        params[0].data_type = _OSSL_PARAM_UNSIGNED_INTEGER
+        params[0].data = ctypes.addressof(holder)
+        params[0].data_size = ctypes.sizeof(holder)
+        params[0].return_size = _OSSL_PARAM_UNMODIFIED
+        if _api().cipher_set_params(self._ctx, params) != 1:
+            raise _error(f"{self._name} set {key.decode()}={value}")
+
+    def _live(self) -> int:
+        if not self._ctx:
+            raise CryptoError(f"{self._name} context is already closed")
+        return self._ctx
+
+    def update(self, data: BytesLike) -> bytes:
+        """Feed ``data``; return what the cipher emits (block modes hold back a partial block)."""
+        ctx = self._live()
+        size = len(data)
+        if size == 0:
+            return b""
+        if size > MAX_CHUNK:
+            view = memoryview(data)
+            return b"".join(self.update(view[i : i + MAX_CHUNK]) for i in range(0, size, MAX_CHUNK))
+        out = ctypes.create_string_buffer(size + 32)  # room for a held-back block of up to 32 bytes
+        written = _INT()
+        if _api().cipher_update(ctx, out, ctypes.byref(written), readable(data), size) != 1:
+            raise _error(f"{self._name} update")
+        return ctypes.string_at(out, written.value)
+
+    def finish(self) -> bytes:
+        """Finish the operation (fails if a block mode holds a partial block); the context stays open."""
+        ctx = self._live()
+        out = ctypes.create_string_buffer(32)
+        written = _INT()
+        if _api().cipher_final(ctx, out, ctypes.byref(written)) != 1:
+            raise _error(f"{self._name} final")
+        return ctypes.string_at(out, written.value)
+
+    def close(self) -> None:
+        """Free the native context; idempotent."""
+        ctx, self._ctx = self._ctx, None
+        if ctx:
+            _api().cipher_ctx_free(ctx)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class EvpMac:
+    """One ``EVP_MAC_CTX`` of a gostprov MAC keyed at construction. Not thread-safe."""
+
+    __slots__ = ("_ctx", "_name")
+
+    def __init__(self, name: str, *, key: bytes) -> None:
+        self._name = name
+        self._ctx: int | None = None
+        api = _api()
+        mac = _fetched_mac(name)
+        self._ctx = api.mac_ctx_new(mac)
+        if not self._ctx:
+            raise _error("EVP_MAC_CTX_new")
+        if api.mac_init(self._ctx, key, len(key), None) != 1:
+            self.close()
+            raise _error(f"{name} init")
+
+    def _live(self) -> int:
+        if not self._ctx:
+            raise CryptoError(f"{self._name} context is already closed")
+        return self._ctx
+
+    def update(self, data: BytesLike) -> None:
+        """Absorb ``data``."""
+        ctx = self._live()
+        if len(data) and _api().mac_update(ctx, readable(data), len(data)) != 1:
+            raise _error(f"{self._name} update")
+
+    def finish(self) -> bytes:
+        """Return the full-length tag; the context stays open until ``close``."""
+        ctx = self._live()
+        out = ctypes.create_string_buffer(_MAX_MAC_SIZE)
+        written = _SIZE()
+        if _api().mac_final(ctx, out, ctypes.byref(written), _MAX_MAC_SIZE) != 1:
+            raise _error(f"{self._name} final")
+        return ctypes.string_at(out, written.value)
+
+    def close(self) -> None:
+        """Free the native context; idempotent."""
+        ctx, self._ctx = self._ctx, None
+        if ctx:
+            _api().mac_ctx_free(ctx)
+
+    def __del__(self) -> None:
+        self.close()
