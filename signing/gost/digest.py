@@ -11,19 +11,22 @@ import hashlib
 from signing.errors import InvalidInputError
 from signing.gost.selftest import ensure_digests
 
+BytesLike = bytes | bytearray | memoryview
+"""Byte inputs the GOST functions accept."""
+
 STREEBOG256 = "md_gost12_256"
 """OpenSSL/hashlib name of Streebog-256."""
 STREEBOG512 = "md_gost12_512"
 """OpenSSL/hashlib name of Streebog-512."""
 
 
-def streebog256(data: bytes = b"") -> hashlib._Hash:
+def streebog256(data: BytesLike = b"") -> hashlib._Hash:
     """A new Streebog-256 hash object, optionally fed ``data``."""
     ensure_digests()
     return hashlib.new(STREEBOG256, data)
 
 
-def streebog512(data: bytes = b"") -> hashlib._Hash:
+def streebog512(data: BytesLike = b"") -> hashlib._Hash:
     """A new Streebog-512 hash object, optionally fed ``data``."""
     ensure_digests()
     return hashlib.new(STREEBOG512, data)
@@ -38,7 +41,7 @@ def streebog_name(size: int) -> str:
     raise InvalidInputError(f"Streebog output size must be 32 or 64 bytes, got {size}")
 
 
-def streebog_digest(data: bytes, *, size: int = 32) -> bytes:
+def streebog_digest(data: BytesLike, *, size: int = 32) -> bytes:
     """One-shot Streebog digest of ``data`` with a 32- or 64-byte output."""
     name = streebog_name(size)
     ensure_digests()

@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from signing.errors import InvalidInputError, InvalidSignatureError
 from signing.gost import _pkey, vko
-from signing.gost.digest import streebog_digest
+from signing.gost.digest import BytesLike, streebog_digest
 from signing.gost.params import ParamSet
 from signing.gost.selftest import ensure_engine
 
@@ -31,7 +31,7 @@ class _Handle:
         weakref.finalize(self, _pkey.free, ptr)
 
 
-def _as_bytes(value: bytes | bytearray | memoryview, what: str) -> bytes:
+def _as_bytes(value: BytesLike, what: str) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, bytearray | memoryview):
@@ -39,7 +39,7 @@ def _as_bytes(value: bytes | bytearray | memoryview, what: str) -> bytes:
     raise InvalidInputError(f"{what} must be bytes, got {type(value).__name__}")
 
 
-def _check_digest(paramset: ParamSet, digest: bytes) -> bytes:
+def _check_digest(paramset: ParamSet, digest: BytesLike) -> bytes:
     digest = _as_bytes(digest, "digest")
     if len(digest) != paramset.size:
         raise InvalidInputError(
@@ -60,7 +60,7 @@ class GostPublicKey:
         self._point = point
 
     @classmethod
-    def from_point_bytes(cls, paramset: ParamSet, point: bytes) -> GostPublicKey:
+    def from_point_bytes(cls, paramset: ParamSet, point: BytesLike) -> GostPublicKey:
         """Load Q from ``x_le‖y_le`` (2·|q| bytes, the SPKI OCTET STRING content).
 
         Raises :class:`InvalidInputError` for a wrong length and :class:`MalformedDataError`
@@ -79,7 +79,7 @@ class GostPublicKey:
         """Q as ``x_le‖y_le``."""
         return self._point
 
-    def is_valid_digest_signature(self, digest: bytes, signature: bytes) -> bool:
+    def is_valid_digest_signature(self, digest: BytesLike, signature: BytesLike) -> bool:
         """True when ``signature`` (s‖r) is valid for ``digest``; False for any bad signature.
 
         Raises :class:`InvalidInputError` only for a digest of the wrong length.
@@ -92,18 +92,18 @@ class GostPublicKey:
             return False
         return _pkey.verify_digest(self._handle.ptr, digest, signature)
 
-    def verify_digest(self, digest: bytes, signature: bytes) -> None:
+    def verify_digest(self, digest: BytesLike, signature: BytesLike) -> None:
         """Check ``signature`` over ``digest``; raises :class:`InvalidSignatureError` if it is bad."""
         if not self.is_valid_digest_signature(digest, signature):
             raise InvalidSignatureError(
                 f"GOST R 34.10-2012 signature does not verify ({self._paramset.name})"
             )
 
-    def is_valid_signature(self, data: bytes, signature: bytes) -> bool:
+    def is_valid_signature(self, data: BytesLike, signature: BytesLike) -> bool:
         """True when ``signature`` is valid for Streebog(``data``) of this key's size."""
         return self.is_valid_digest_signature(streebog_digest(data, size=self._paramset.size), signature)
 
-    def verify(self, data: bytes, signature: bytes) -> None:
+    def verify(self, data: BytesLike, signature: BytesLike) -> None:
         """Hash ``data`` with Streebog of this key's size and check the signature over it."""
         self.verify_digest(streebog_digest(data, size=self._paramset.size), signature)
 
@@ -140,7 +140,7 @@ class GostPrivateKey:
         return cls(paramset, _Handle(_pkey.generate(paramset)))
 
     @classmethod
-    def from_private_bytes(cls, paramset: ParamSet, d_le: bytes) -> GostPrivateKey:
+    def from_private_bytes(cls, paramset: ParamSet, d_le: BytesLike) -> GostPrivateKey:
         """Load d from |q| little-endian bytes (the OpenSSL PKCS#8 form); Q is derived by the engine.
 
         Raises :class:`InvalidInputError` for a wrong length or d outside [1, q-1].
@@ -161,16 +161,16 @@ class GostPrivateKey:
         """The matching public key Q = d·P."""
         return self._public
 
-    def sign_digest(self, digest: bytes) -> bytes:
+    def sign_digest(self, digest: BytesLike) -> bytes:
         """Sign a |q|-byte digest; returns s‖r (2·|q| bytes, each half big-endian)."""
         digest = _check_digest(self._paramset, digest)
         return _pkey.sign_digest(self._handle.ptr, digest, self._paramset.signature_size)
 
-    def sign(self, data: bytes) -> bytes:
+    def sign(self, data: BytesLike) -> bytes:
         """Hash ``data`` with Streebog-256 or -512 (by key size) and sign the digest."""
         return self.sign_digest(streebog_digest(data, size=self._paramset.size))
 
-    def vko(self, peer_public: GostPublicKey, ukm: bytes, *, output_size: int = 32) -> bytes:
+    def vko(self, peer_public: GostPublicKey, ukm: BytesLike, *, output_size: int = 32) -> bytes:
         """VKO_GOSTR3410_2012_256 (``output_size=32``) or _512 (64, 512-bit keys only).
 
         R 50.1.113-2016 §4.3 / RFC 7836 §4.3: Streebog of x‖y (little-endian) of (UKM·d mod q)·Q_peer,
@@ -179,7 +179,7 @@ class GostPrivateKey:
         peer = self._peer(peer_public)
         return vko.vko(self._handle.ptr, self._paramset, peer, _as_bytes(ukm, "UKM"), output_size=output_size)
 
-    def keg(self, peer_public: GostPublicKey, ukm: bytes) -> bytes:
+    def keg(self, peer_public: GostPublicKey, ukm: BytesLike) -> bytes:
         """KEG (R 1323565.1.020-2018 §5): the 64-byte export keys from a 32-byte UKM.
 
         See :func:`signing.gost.vko.keg`.

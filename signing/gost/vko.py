@@ -4,8 +4,11 @@
   output Streebog-256 or -512 of x_le‖y_le of K. UKM is read little-endian, 1 ≤ UKM < 2^(n/2)
   for n-bit keys; VKO_512 is defined for 512-bit keys only.
 * KEG (R 1323565.1.020-2018 §5, used by KExp15 key transport): from a 32-byte UKM, 64 bytes of
-  export keys K_mac‖K_enc. For 512-bit keys it is VKO_512 with UKM = ukm[0:16] (an all-zero UKM
-  counts as 1); for 256-bit keys KDF_TREE_256(VKO_256(ukm[0:16]), "kdf tree", ukm[16:24], R=1).
+  export keys K_mac‖K_enc. Here UKM' = ukm[0:16] read *big-endian*; for 512-bit
+  keys KEG is VKO_512 with UKM', for 256-bit keys KDF_TREE_256(VKO_256 with UKM', "kdf tree",
+  ukm[16:24], R=1). (Tests pin this against VKO and KDF_TREE.) The standard maps a zero UKM' to 1,
+  but gost-engine 3.0.1 maps it to 2^120, so a zero ukm[0:16] is refused here rather than
+  silently producing keys no other implementation derives.
 
 The functions take the engine handles of :class:`signing.gost.keys.GostPrivateKey`; call them
 through its ``vko`` and ``keg`` methods.
@@ -43,4 +46,6 @@ def keg(private: int, paramset: ParamSet, peer: int, ukm: bytes) -> bytes:
     """KEG export keys (64 bytes) from a 32-byte UKM."""
     if len(ukm) != KEG_UKM_SIZE:
         raise InvalidInputError(f"KEG needs a {KEG_UKM_SIZE}-byte UKM, got {len(ukm)}")
+    if not any(ukm[:16]):
+        raise InvalidInputError("KEG: the first 16 UKM bytes must not all be zero")
     return _pkey.derive(private, peer, ukm, vko_bits=None, output_size=KEG_OUTPUT_SIZE)
