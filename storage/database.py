@@ -1,0 +1,160 @@
+"""``Database``: the trio-facing handle on an asyncpg pool that lives on the storage event loop.
+
+A unit of work is a coroutine function ``fn(conn, *args)`` written against asyncpg. ``run`` sends the
+whole function across to the asyncio loop in one crossing (FACTS.md: each crossing costs ~100 µs),
+where it runs on one pooled connection inside one transaction:
+
+* success commits; any exception rolls back and propagates, database errors translated into the
+  ``storage.errors`` tree (the asyncpg exception kept as ``__cause__``);
+* ``timeout`` (default ``StorageSettings.command_timeout_s``) bounds the whole unit including waiting
+  for a pooled connection, and raises ``StorageTimeoutError``;
+* a cancelled trio caller cancels the asyncio task and waits for it: the transaction is rolled back
+  and the connection returned to the pool (or closed, if it was mid-statement) before ``Cancelled``
+  reaches the caller. A unit that committed just before the cancellation arrived returns normally.
+  The rollback itself is bounded by the pool's ``command_timeout``, so a dead server cannot wedge it.
+
+``fn`` runs on the asyncio thread: it must not touch trio objects, and it should only do database
+work (CPU-heavy code there delays every other unit of work of the process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Literal, TypeVar, TypeVarTuple, Unpack, cast
+
+import asyncpg
+import trio
+
+from config.settings import StorageSettings
+from storage.bridge import AsyncioThread
+from storage.errors import StorageError
+from storage.notify import Listener, TrioSubscriber
+from storage.sqlstate import translated
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+IsolationLevel = Literal["read_committed", "repeatable_read"]
+
+Connection = asyncpg.Connection
+"""What a unit of work receives (a pooled connection; do not close it, do not keep it)."""
+
+DEFAULT_NOTIFY_BUFFER = 1000
+"""Payloads a subscription buffers before new ones are dropped."""
+
+CLEANUP_TIMEOUT_S = 10.0
+"""How long closing the pool and the listener may take before connections are terminated."""
+
+
+class Database:
+    """Run units of work, probe readiness and LISTEN/NOTIFY; made by ``storage.open_database``."""
+
+    def __init__(
+        self, bridge: AsyncioThread, pool: asyncpg.Pool, settings: StorageSettings, dsn: str
+    ) -> None:
+        self._bridge = bridge
+        self._pool = pool
+        self._settings = settings
+        self._listener = Listener(dsn, timeout=settings.connect_timeout_s)
+        self.applied_migrations: tuple[str, ...] = ()
+        """Migration versions this ``open_database`` applied (empty when the schema was current)."""
+
+    async def run(
+        self,
+        fn: Callable[[Connection, Unpack[Ts]], Awaitable[T]],
+        *args: *Ts,
+        timeout: float | None = None,  # noqa: ASYNC109 - enforced on the asyncio side, where the work runs
+    ) -> T:
+        """Run ``fn(conn, *args)`` in a read-write transaction and return its result."""
+        return await self._bridge.run(self._unit, fn, args, timeout, False)
+
+    async def run_readonly(
+        self,
+        fn: Callable[[Connection, Unpack[Ts]], Awaitable[T]],
+        *args: *Ts,
+        timeout: float | None = None,  # noqa: ASYNC109 - enforced on the asyncio side, where the work runs
+    ) -> T:
+        """Run ``fn(conn, *args)`` in a read-only REPEATABLE READ transaction (one consistent snapshot)."""
+        return await self._bridge.run(self._unit, fn, args, timeout, True)
+
+    async def ping(self, timeout: float = 2.0) -> float:  # noqa: ASYNC109 - see run()
+        """Round-trip ``SELECT 1``; return the seconds it took or raise a ``StorageError``."""
+        started = time.perf_counter()
+        await self.run_readonly(_select_one, timeout=timeout)
+        return time.perf_counter() - started
+
+    async def ready(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109 - see run()
+        """Readiness probe: True when ``ping`` succeeds within ``timeout``."""
+        try:
+            await self.ping(timeout)
+        except StorageError:
+            return False
+        return True
+
+    async def notify(
+        self,
+        channel: str,
+        payload: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - see run()
+    ) -> None:
+        """Send ``payload`` on ``channel`` (committed at once; inside a unit of work use ``pg_notify``)."""
+        await self.run(_notify, channel, payload, timeout=timeout)
+
+    @asynccontextmanager
+    async def listen(
+        self, channel: str, *, buffer: int = DEFAULT_NOTIFY_BUFFER
+    ) -> AsyncIterator[trio.MemoryReceiveChannel[str]]:
+        """Subscribe to ``channel``; yields a receive channel of payloads (see ``storage.notify``)."""
+        send, receive = trio.open_memory_channel[str](buffer)
+        subscriber = TrioSubscriber(trio.lowlevel.current_trio_token(), send, channel)
+        key = await self._bridge.run(self._listener.subscribe, channel, subscriber)
+        try:
+            async with receive:
+                yield receive
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT_S):
+                await self._bridge.run(self._listener.unsubscribe, channel, key)
+            send.close()
+
+    async def _unit(
+        self,
+        fn: Callable[[Connection, Unpack[Ts]], Awaitable[T]],
+        args: tuple[*Ts],
+        timeout_s: float | None,
+        readonly: bool,
+    ) -> T:
+        # On the asyncio thread.
+        isolation: IsolationLevel = "repeatable_read" if readonly else "read_committed"
+        with translated():
+            async with asyncio.timeout(timeout_s or self._settings.command_timeout_s):
+                async with self._pool.acquire() as proxy:
+                    conn = cast(Connection, proxy)  # the proxy forwards every Connection method
+                    async with conn.transaction(isolation=isolation, readonly=readonly):
+                        return await fn(conn, *args)
+
+    async def close(self) -> None:
+        """Close the listener and the pool (shielded, bounded); called by ``open_database``."""
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(CLEANUP_TIMEOUT_S):
+                await self._bridge.run(self._listener.close)
+            await self._bridge.run(_close_pool, self._pool, CLEANUP_TIMEOUT_S)
+
+
+async def _select_one(conn: Connection) -> int:
+    value: int = await conn.fetchval("SELECT 1")
+    return value
+
+
+async def _notify(conn: Connection, channel: str, payload: str) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+async def _close_pool(pool: asyncpg.Pool, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except (TimeoutError, OSError, asyncpg.InterfaceError):
+        pool.terminate()  # a unit still running past shutdown is cut off
