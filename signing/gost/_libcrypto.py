@@ -124,14 +124,17 @@ def engine() -> int:
     return _engine_handle
 
 
-def _load_engine() -> int:
+def _load_engine(engine_id: bytes = ENGINE_ID) -> int:
     by_id = bind("ENGINE_by_id", _vp, ctypes.c_char_p)
     init = bind("ENGINE_init", _c_int, _vp)
     free = bind("ENGINE_free", _c_int, _vp)
-    handle = by_id(ENGINE_ID)
+    handle = by_id(engine_id)
     if not handle:
         detail = "; ".join(drain_errors()[:_MAX_QUOTED_ERRORS])
-        raise EngineUnavailableError(f"the OpenSSL 'gost' engine cannot be loaded ({detail}): {INSTALL_HINT}")
+        name = engine_id.decode(errors="replace")
+        raise EngineUnavailableError(
+            f"the OpenSSL {name!r} engine cannot be loaded ({detail}): {INSTALL_HINT}"
+        )
     try:
         if init(handle) != 1:
             raise crypto_error("ENGINE_init(gost)", EngineUnavailableError)
