@@ -20,7 +20,7 @@ _FUNCFLAG_PYTHONAPI = 0x4  # ctypes: a PYFUNCTYPE keeps the GIL; CFUNCTYPE relea
 def test_native_calls_release_the_gil() -> None:
     native = _pkey.native()
     for function in (native.sign, native.verify, native.keygen, native.derive, native.check):
-        assert not type(function)._flags_ & _FUNCFLAG_PYTHONAPI
+        assert not type(function)._flags_ & _FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
 
 
 def test_python_runs_while_a_thread_is_inside_the_engine() -> None:
