@@ -11,6 +11,7 @@ from pathlib import Path
 from config import ConfigError, Settings, load_settings
 from config.display import render_settings
 from edge.logging import configure_logging
+from storage.errors import StorageError
 
 Command = Callable[[argparse.Namespace, list[str]], int]
 
@@ -30,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"klyuch: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"klyuch: storage: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -53,7 +53,7 @@ PROBLEMS: dict[type[Exception], Problem] = {
 def lookup(exc: BaseException) -> Problem | None:
     """Return the answer for ``exc``'s most specific class in the table, if any."""
     for cls in type(exc).__mro__:
-        problem = PROBLEMS.get(cls)  # type: ignore[call-overload]
+        problem = PROBLEMS.get(cls)
         if problem is not None:
             return problem
     return None
