@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from edge.errors import BadRequestError, EdgeError, NotReadyError
 from signing import errors as signing_errors
+from storage import errors as storage_errors
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("edge.problems")
@@ -46,6 +47,11 @@ PROBLEMS: dict[type[Exception], Problem] = {
     signing_errors.MalformedDataError: Problem(422, "Malformed data"),
     signing_errors.InvalidSignatureError: Problem(422, "Invalid signature"),
     signing_errors.UnsupportedAlgorithmError: Problem(422, "Unsupported algorithm"),
+    storage_errors.StorageError: Problem(500, "Storage failure", expose_detail=False),
+    storage_errors.StorageUnavailableError: Problem(503, "Storage unavailable", expose_detail=False),
+    storage_errors.NotFoundError: Problem(404, "Not found"),
+    storage_errors.ConflictError: Problem(409, "Conflict", expose_detail=False),
+    storage_errors.RetryableError: Problem(503, "Try again", expose_detail=False),
 }
 """Error class → answer; the most specific class in an error's MRO wins."""
 
