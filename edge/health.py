@@ -28,6 +28,6 @@ async def readyz() -> tuple[dict[str, Any], int]:
     if services is None:
         checks["services"] = "starting"
     else:
-        checks["database"] = "ok" if await services.db.ping() else "unavailable"
+        checks["database"] = "ok" if await services.db.ready() else "unavailable"
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
