@@ -1,0 +1,217 @@
+"""A small keep-alive HTTP/1.1 client on raw trio sockets, built to cost the load generator little.
+
+Why not httpx or h11: on this machine a request through httpx costs the client several times what this
+parser costs (see ``bench/README`` numbers in the module map), and the generator shares two cores with
+the server it measures. The client only speaks what the harness needs: requests it encoded itself,
+responses framed by ``Content-Length`` or ``chunked``, ``Connection: close`` honoured.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import trio
+
+from bench.errors import ProtocolError
+
+_RECV_SIZE = 65536
+_MAX_HEAD = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One HTTP response as the harness sees it."""
+
+    status: int
+    """Status code."""
+    head: bytes
+    """Status line and header lines, lowercased, without the final blank line."""
+    body: bytes
+    """The body, de-chunked."""
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``None``."""
+        return _header_value(self.head, name.lower().encode())
+
+
+def encode_request(
+    method: str,
+    path: str,
+    *,
+    host: str,
+    body: bytes = b"",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> bytes:
+    """The bytes of one HTTP/1.1 request with ``Host`` and, when a body is sent, ``Content-Length``."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    if body or method not in ("GET", "HEAD", "DELETE"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Connection:
+    """One keep-alive connection; ``roundtrip`` sends a request and reads its whole response.
+
+    Not safe for concurrent use: a load-generator client owns exactly one connection. After any
+    exception the connection is closed and the next ``roundtrip`` reconnects.
+    """
+
+    def __init__(self, address: tuple[str, int], family: int = socket.AF_INET) -> None:
+        self._address = address
+        self._family = family
+        self._sock: trio.socket.SocketType | None = None
+        self._buf = bytearray()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a socket is currently connected."""
+        return self._sock is not None
+
+    async def connect(self) -> None:
+        """Open the TCP connection (no-op when already open)."""
+        if self._sock is not None:
+            return
+        sock = trio.socket.socket(self._family, socket.SOCK_STREAM)
+        try:
+            # Requests are small and written in one call: Nagle would only add delay.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await sock.connect(self._address)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._buf.clear()
+
+    def close(self) -> None:
+        """Close the socket; safe to call twice."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._buf.clear()
+
+    async def roundtrip(self, data: bytes) -> Response:
+        """Send the encoded request ``data`` and return its response; reconnects if needed."""
+        if self._sock is None:
+            await self.connect()
+        try:
+            await self._send_all(data)
+            response, keep = await self._read_response()
+        except BaseException:
+            self.close()
+            raise
+        if not keep:
+            self.close()
+        return response
+
+    async def _send_all(self, data: bytes) -> None:
+        sock = self._sock
+        assert sock is not None
+        view = memoryview(data)
+        while view:
+            sent = await sock.send(view)
+            view = view[sent:]
+
+    async def _recv_more(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        chunk = await sock.recv(_RECV_SIZE)
+        if not chunk:
+            raise ConnectionResetError("server closed the connection")
+        self._buf += chunk
+
+    async def _read_response(self) -> tuple[Response, bool]:
+        while True:
+            head = await self._read_head()
+            status = _status_of(head)
+            if 100 <= status < 200 and status != 101:
+                continue  # interim response: the real one follows
+            break
+        body = await self._read_body(head, status)
+        keep = head.startswith(b"http/1.1") and b"\r\nconnection: close" not in head
+        return Response(status=status, head=head, body=body), keep
+
+    async def _read_head(self) -> bytes:
+        start = 0
+        while True:
+            end = self._buf.find(b"\r\n\r\n", start)
+            if end >= 0:
+                head = bytes(self._buf[:end]).lower()
+                del self._buf[: end + 4]
+                return head
+            if len(self._buf) > _MAX_HEAD:
+                raise ProtocolError("response head larger than 64 KiB")
+            start = max(0, len(self._buf) - 3)
+            await self._recv_more()
+
+    async def _read_body(self, head: bytes, status: int) -> bytes:
+        if status in (204, 304):
+            return b""
+        length = _header_value(head, b"content-length")
+        if length is not None:
+            return await self._read_exact(_parse_int(length, 10))
+        encoding = _header_value(head, b"transfer-encoding")
+        if encoding is not None and "chunked" in encoding:
+            return await self._read_chunked()
+        raise ProtocolError("response has neither Content-Length nor chunked encoding")
+
+    async def _read_exact(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            await self._recv_more()
+        body = bytes(self._buf[:n])
+        del self._buf[:n]
+        return body
+
+    async def _read_line(self) -> bytes:
+        while True:
+            end = self._buf.find(b"\r\n")
+            if end >= 0:
+                line = bytes(self._buf[:end])
+                del self._buf[: end + 2]
+                return line
+            if len(self._buf) > _MAX_HEAD:
+                raise ProtocolError("chunk line too long")
+            await self._recv_more()
+
+    async def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = _parse_int(_text(await self._read_line()).split(";", 1)[0], 16)
+            if size == 0:
+                while await self._read_line():  # trailers end with an empty line
+                    pass
+                return b"".join(parts)
+            parts.append(await self._read_exact(size))
+            if await self._read_line():
+                raise ProtocolError("chunk not followed by CRLF")
+
+
+def _status_of(head: bytes) -> int:
+    if not head.startswith(b"http/1.") or len(head) < 12:
+        raise ProtocolError("response does not start with an HTTP/1.x status line")
+    return _parse_int(_text(head[9:12]), 10)
+
+
+def _header_value(head: bytes, name: bytes) -> str | None:
+    """Find ``name`` in a lowercased head; header names are matched at line starts only."""
+    at = head.find(b"\r\n" + name + b":")
+    if at < 0:
+        return None
+    start = at + len(name) + 3
+    end = head.find(b"\r\n", start)
+    return _text(head[start : end if end >= 0 else len(head)]).strip()
+
+
+def _parse_int(text: str, base: int) -> int:
+    try:
+        value = int(text.strip(), base)
+    except ValueError:
+        raise ProtocolError(f"bad number in response framing: {text[:20]!r}") from None
+    if value < 0:
+        raise ProtocolError("negative length in response framing")
+    return value
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("latin-1")
