@@ -23,10 +23,11 @@ streams are not. Magma ECB *encryption* is slow (gostprov has no ``magma-ecb``; 
 from __future__ import annotations
 
 import enum
+import threading
 from typing import ClassVar, Final, TypeVar
 
 from signing.errors import InvalidInputError, UnsupportedAlgorithmError
-from signing.gost.cipher_native import BytesLike, EvpCipher, EvpMac
+from signing.gost.cipher_native import BytesLike, EvpCipher, EvpCipherTemplate, EvpMac, EvpMacTemplate
 from signing.gost.cipher_stream import (
     CipherStream,
     LanedCbcStream,
@@ -83,12 +84,16 @@ class BlockCipher:
     """CTR-ACPKM section N in bytes used when none is given: gost-engine's default, so that
     ``openssl enc -<algorithm>-ctr-acpkm`` interoperates."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_lock", "_mac_template", "_templates")
 
     def __init__(self, key: BytesLike) -> None:
         if len(key) != KEY_SIZE:
             raise InvalidInputError(f"{self.algorithm} key must be {KEY_SIZE} bytes, not {len(key)}")
         self._key = bytes(key)
+        # Keyed native templates, made on first use of each (mode, direction) and then only copied.
+        self._templates: dict[tuple[Mode, bool], EvpCipherTemplate] = {}
+        self._mac_template: EvpMacTemplate | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(key=<hidden>)"
@@ -109,7 +114,14 @@ class BlockCipher:
 
     def mac_stream(self, *, size: int | None = None) -> MacStream:
         """Start an incremental OMAC whose tag is the first ``size`` bytes (default: a whole block)."""
-        return MacStream(EvpMac(f"{self.algorithm}-mac", key=self._key), size=self._mac_size(size))
+        size = self._mac_size(size)
+        template = self._mac_template
+        if template is None:
+            with self._lock:
+                if self._mac_template is None:
+                    self._mac_template = EvpMacTemplate(f"{self.algorithm}-mac", key=self._key)
+                template = self._mac_template
+        return MacStream(EvpMac(template), size=size)
 
     # -- one-shot --------------------------------------------------------------------------------
 
@@ -199,7 +211,16 @@ class BlockCipher:
         return NativeStream(evp, block_size=1, max_bytes=self.block_size << (4 * self.block_size))
 
     def _evp(self, mode: Mode, iv: bytes | None, *, encrypt: bool, key_mesh: int | None = None) -> EvpCipher:
-        return EvpCipher(f"{self.algorithm}-{mode}", key=self._key, iv=iv, encrypt=encrypt, key_mesh=key_mesh)
+        # Counter modes are their own inverse: one encrypting template serves both directions.
+        slot = (mode, encrypt or mode in (Mode.CTR, Mode.CTR_ACPKM))
+        template = self._templates.get(slot)
+        if template is None:
+            with self._lock:
+                template = self._templates.get(slot)
+                if template is None:
+                    template = EvpCipherTemplate(f"{self.algorithm}-{mode}", key=self._key, encrypt=slot[1])
+                    self._templates[slot] = template
+        return EvpCipher(template, iv=iv, key_mesh=key_mesh)
 
     def _ecb_stream(self, iv: BytesLike | None, *, encrypt: bool) -> CipherStream:
         if iv is not None:

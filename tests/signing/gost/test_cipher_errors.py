@@ -12,7 +12,7 @@ from signing.errors import (
     UnsupportedAlgorithmError,
 )
 from signing.gost.cipher import BlockCipher, Kuznyechik, Magma, Mode, encrypt, new_cipher, omac
-from signing.gost.cipher_native import EvpCipher
+from signing.gost.cipher_native import EvpCipher, EvpCipherTemplate
 from signing.gost.cipher_padding import pad2, unpad2
 from signing.gost.cipher_stream import NativeStream
 
@@ -120,9 +120,8 @@ def test_closed_streams_refuse_work() -> None:
 
 def test_counter_streams_refuse_to_pass_their_limit() -> None:
     # The real limit (2**32 Magma blocks = 32 GiB) is too big to feed; the mechanism is the same.
-    stream = NativeStream(
-        EvpCipher("magma-ctr", key=KEY, iv=bytes(4), encrypt=True), block_size=1, max_bytes=64
-    )
+    template = EvpCipherTemplate("magma-ctr", key=KEY, encrypt=True)
+    stream = NativeStream(EvpCipher(template, iv=bytes(4)), block_size=1, max_bytes=64)
     assert len(stream.update(bytes(64))) == 64
     with pytest.raises(InvalidInputError, match="wrap the counter"):
         stream.update(b"x")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from signing.errors import InvalidInputError, InvalidSignatureError, UnsupportedAlgorithmError
 from signing.gost.cipher import Algorithm, new_cipher
-from signing.gost.kexp15 import kexp15, kimp15
+from signing.gost.kexp15 import Kexp15, kexp15, kimp15
 
 VECTORS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "vectors" / "kexp15_r_1323565_1_017_2018.json").read_text()
@@ -121,3 +122,26 @@ def test_round_trip(
     blob = kexp15(key, **args)
     assert len(blob) == len(key) + TAG_SIZE[algorithm]
     assert kimp15(bytearray(blob), **args) == key
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_reusable_object_across_threads(vector: dict[str, Any]) -> None:
+    args = _args(vector)
+    wrapper = Kexp15(args["algorithm"], enc_key=args["enc_key"], mac_key=args["mac_key"])
+    key, blob = bytes.fromhex(vector["key"]), bytes.fromhex(vector["export"])
+    assert wrapper.tag_size == TAG_SIZE[Algorithm(vector["algorithm"])]
+    assert vector["enc_key"] not in repr(wrapper).lower()
+    results: list[bool] = []
+
+    def work() -> None:
+        for _ in range(50):
+            results.append(
+                wrapper.wrap(key, iv=args["iv"]) == blob and wrapper.unwrap(blob, iv=args["iv"]) == key
+            )
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 200
