@@ -138,10 +138,13 @@ def load_private(paramset: ParamSet, d_le: bytes) -> int:
     return pkey
 
 
-def load_public(paramset: ParamSet, point_le: bytes) -> int:
-    """Make an ``EVP_PKEY*`` from ``x_le‖y_le``, checking the point lies on the curve.
+def load_public(paramset: ParamSet, point_le: bytes, *, check: bool = True) -> int:
+    """Make an ``EVP_PKEY*`` from ``x_le‖y_le``; the decoder rejects points off the curve.
 
-    Raises :class:`MalformedDataError` for a bad point. The caller owns the result.
+    With ``check`` (the default, for points from outside) the engine's full public key check
+    also runs (the point has order q: no small-subgroup component on the cofactor-4 curves);
+    skip it only for points the engine derived itself. Raises :class:`MalformedDataError` for a
+    bad point. The caller owns the result.
     """
     n = native()
     if len(point_le) != 2 * paramset.size:
@@ -149,6 +152,8 @@ def load_public(paramset: ParamSet, point_le: bytes) -> int:
     pkey = _d2i(n.d2i_pubkey, _keyder.encode_spki(paramset, point_le))
     if not pkey:
         raise crypto_error("public key import", MalformedDataError)
+    if not check:
+        return pkey
     try:
         _check(pkey, n.public_check, "public key check", MalformedDataError)
     except BaseException:

@@ -131,7 +131,11 @@ class GostPrivateKey:
         """Internal: use :meth:`generate` or :meth:`from_private_bytes`."""
         self._paramset = paramset
         self._handle = handle
-        self._public = GostPublicKey.from_point_bytes(paramset, _pkey.public_point(handle.ptr))
+        # Q comes from the engine (d·P), so the costly order check of outside points is skipped.
+        point = _pkey.public_point(handle.ptr)
+        self._public = GostPublicKey(
+            paramset, _Handle(_pkey.load_public(paramset, point, check=False)), point
+        )
 
     @classmethod
     def generate(cls, paramset: ParamSet) -> GostPrivateKey:
