@@ -6,10 +6,12 @@
   ``openssl speed -evp`` does, so ``ratio_stream`` isolates the cost of the Python binding;
 * ``ours_oneshot_mb_s`` — the one-call API per buffer (new context and key schedule every time).
 
-and runs ``openssl speed -elapsed -mr -provider default -provider gostprov`` for the same cipher and
-buffer size. All rates are wall-clock, in 10**6 bytes per second. gostprov has no ``magma-ecb``
-(our Magma ECB runs on CBC, block by block) and no EVP speed test for its OMAC MACs, so OMAC is
-compared with OpenSSL's generic CMAC over the same block cipher (``-cmac <algorithm>-cbc``).
+and runs ``openssl speed -mr -provider default -provider gostprov`` for the same cipher and buffer
+size. Rates are 10**6 bytes per CPU second of the measuring process (``openssl speed`` counts user
+CPU time too), so other load on the machine disturbs the ratios less than wall-clock rates would.
+gostprov has no ``magma-ecb`` (our Magma ECB runs on CBC, block by block) and no EVP speed test for
+its OMAC MACs, so OMAC is compared with OpenSSL's generic CMAC over the same block cipher
+(``-cmac <algorithm>-cbc``).
 """
 
 from __future__ import annotations
@@ -64,16 +66,13 @@ def _iv(case: _Case) -> bytes | None:
 
 
 def _rate(step: Callable[[], object], size: int, duration_s: float) -> float:
-    """MB/s of ``step`` (which processes ``size`` bytes), repeated for about ``duration_s`` seconds."""
+    """MB/s of ``step`` (``size`` bytes each) per CPU second, repeated for about ``duration_s`` s."""
     step()  # warm-up: first fetch, first key schedule
-    count, start = 0, time.perf_counter()
-    deadline = start + duration_s
-    while True:
+    count, deadline, cpu_start = 0, time.perf_counter() + duration_s, time.process_time()
+    while time.perf_counter() < deadline or not count:
         step()
         count += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return count * size / (now - start) / 1e6
+    return count * size / max(time.process_time() - cpu_start, 1e-9) / 1e6
 
 
 def _ours(case: _Case, duration_s: float) -> tuple[float, float]:
@@ -96,7 +95,6 @@ def _openssl_command(case: _Case, seconds: int) -> list[str] | None:
         cli,
         "speed",
         *_PROVIDERS,
-        "-elapsed",
         "-mr",
         "-seconds",
         str(seconds),
