@@ -103,6 +103,11 @@ def _signature_rows(paramset: ParamSet, config: BenchConfig, cfloor: CFloor | No
     yield us_row(
         f"gost3410_{bits}.keygen", lambda: GostPrivateKey.generate(paramset), config, notes=paramset.name
     )
+    d_le = key.private_bytes()
+    yield us_row(
+        f"gost3410_{bits}.load_private", lambda: GostPrivateKey.from_private_bytes(paramset, d_le), config,
+        notes="Q = d·P and the engine's private key check",
+    )  # fmt: skip
     yield us_row(
         f"gost3410_{bits}.load_public", lambda: GostPublicKey.from_point_bytes(paramset, point), config,
         notes="includes the on-curve/order check",
