@@ -97,10 +97,13 @@ def _parser(scenarios: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--url", help="load this running server (loopback only) instead of starting one")
     parser.add_argument(
-        "--duration", type=_positive_float, default=6.0, metavar="S", help="time limit per phase (6)"
+        "--duration",
+        type=_positive_float,
+        metavar="S",
+        help="time limit per phase (6; crypto: seconds per measurement)",
     )
     parser.add_argument(
-        "--requests", type=_positive_int, default=100_000, metavar="N", help="request limit per phase"
+        "--requests", type=_positive_int, metavar="N", help="request limit per phase (100000)"
     )
     parser.add_argument(
         "--concurrency", type=_positive_int, default=32, metavar="C", help="concurrent clients (32)"

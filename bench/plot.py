@@ -70,28 +70,28 @@ def _phases_figure(plt: Any, report: Mapping[str, Any]) -> Any:
 
 
 def _rows_figure(plt: Any, report: Mapping[str, Any]) -> Any:
+    """Horizontal bars of one numeric column; rows without a number in it are left out."""
     rows: Sequence[Mapping[str, Any]] = report["rows"]
-    label_key, value_key = _label_and_value_keys(rows)
-    fig, ax = plt.subplots(figsize=(10, max(3.0, 0.35 * len(rows) + 1.5)), constrained_layout=True)
-    fig.suptitle(f"{report['scenario']}: {value_key}")
-    labels = [str(row.get(label_key, i)) for i, row in enumerate(rows)]
-    values = [float(row.get(value_key) or 0.0) for row in rows]
-    ax.barh(labels, values)
+    shown = report.get("plot") or {}
+    label_key = shown.get("label") or "name"
+    value_key = shown.get("value") or _first_numeric_key(rows)
+    bars = [(str(row.get(label_key, i)), _number(row.get(value_key))) for i, row in enumerate(rows)]
+    bars = [(label, value) for label, value in bars if value is not None]
+    fig, ax = plt.subplots(figsize=(10, max(3.0, 0.35 * len(bars) + 1.5)), constrained_layout=True)
+    fig.suptitle(f"{report['scenario']}: {value_key} ({len(bars)} of {len(rows)} rows have one)")
+    ax.barh([label for label, _ in bars], [value for _, value in bars])
     ax.invert_yaxis()
     ax.set_xlabel(value_key)
     ax.grid(alpha=0.3, axis="x")
     return fig
 
 
-def _label_and_value_keys(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
-    """The first text column names the bars, the first numeric column sizes them."""
-    label_key, value_key = "name", "value"
-    for key, value in rows[0].items() if rows else ():
-        if isinstance(value, str) and label_key == "name" and key:
-            label_key = key
-            break
+def _first_numeric_key(rows: Sequence[Mapping[str, Any]]) -> str:
     for key, value in rows[0].items() if rows else ():
         if isinstance(value, int | float) and not isinstance(value, bool):
-            value_key = key
-            break
-    return label_key, value_key
+            return str(key)
+    return "value"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

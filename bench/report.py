@@ -3,7 +3,7 @@
 A report is a plain JSON object (``schema`` ``klyuch-bench/1``): ``scenario``, ``description``,
 ``started_at``/``finished_at``, ``environment``, ``config``, ``server``, and either ``phases`` (HTTP
 scenarios: one ``PhaseResult`` each, with ``extra.generator_ceiling_rps``) plus ``comparison``, or
-``rows`` (local scenarios).
+``rows`` with ``table_columns``, ``plot`` and ``local`` (local scenarios).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def latest_report(out_dir: Path, scenario: str) -> dict[str, Any] | None:
 def format_table(report: Mapping[str, Any]) -> str:
     """The short summary printed at the end of a run."""
     if "rows" in report:
-        return _rows_table(report["scenario"], report["rows"])
+        return _rows_table(report["scenario"], report["rows"], report.get("table_columns") or ())
     return _phases_table(report)
 
 
@@ -69,7 +69,7 @@ def _phases_table(report: Mapping[str, Any]) -> str:
     mode = f"open loop at {config['rate']} req/s" if config.get("rate") else "closed loop"
     title = (
         f"{report['scenario']}: {report['server']['url']}, {config['concurrency']} clients, {mode}, "
-        f"{config['duration_s']} s / {config['requests']} requests per phase"
+        f"{config['phase_s']} s / {config['phase_requests']} requests per phase"
     )
     header = [
         "phase",
@@ -102,30 +102,36 @@ def _phases_table(report: Mapping[str, Any]) -> str:
     return text
 
 
-def _rows_table(scenario: str, rows: Sequence[Mapping[str, Any]]) -> str:
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
+def _rows_table(scenario: str, rows: Sequence[Mapping[str, Any]], wanted: Sequence[str]) -> str:
+    columns: list[str] = list(wanted)
+    if not columns:
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
     lines = [[_cell(row.get(c)) for c in columns] for row in rows]
     return f"{scenario}\n" + _grid(columns, lines)
 
 
 def _grid(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
-    widths = [
-        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)
+    """Columns padded to width: numbers right-aligned, text (and the first column) left-aligned."""
+    columns = list(zip(header, *lines, strict=True))
+    widths = [max(len(cell) for cell in column) for column in columns]
+    left = [
+        i == 0 or any(not _looks_numeric(cell) for cell in column[1:]) for i, column in enumerate(columns)
     ]
-    out = [
-        "  ".join(
-            h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
-        )
-    ]
-    for line in lines:
-        out.append(
-            "  ".join(
-                c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-    return "\n".join(out)
+
+    def render(cells: Sequence[str]) -> str:
+        padded = (c.ljust(w) if lj else c.rjust(w) for c, w, lj in zip(cells, widths, left, strict=True))
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(render(cells) for cells in [header, *lines])
+
+
+def _looks_numeric(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return cell == "-"
+    return True
 
 
 def _num(value: float | None, digits: int = 1) -> str:

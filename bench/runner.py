@@ -12,26 +12,33 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
 from bench.client import BenchClient
 from bench.environment import snapshot
-from bench.errors import UsageError
+from bench.errors import BenchError, UsageError
 from bench.http1 import Connection
 from bench.loadgen import LoadSpec, Recorder, run_load
 from bench.plot import write_plot
 from bench.progress import phase_progress
 from bench.report import SCHEMA, output_paths, write_json
-from bench.scenario import HttpScenario, LocalScenario, Phase, Registry, Scenario
+from bench.scenario import HttpScenario, LocalResult, LocalScenario, Phase, Registry, Scenario
 from bench.server import KlyuchServer, ServerProcess, StopReport, TrivialServer
 from bench.stats import PhaseResult, summarise
 from bench.target import Target, parse_target
+
+T = TypeVar("T")
+
+DEFAULT_PHASE_S = 6.0
+"""Time limit of a measured phase unless ``--duration`` says otherwise."""
+DEFAULT_PHASE_REQUESTS = 100_000
+"""Request limit of a measured phase unless ``--requests`` says otherwise."""
 
 GENERATOR = "bench.http1: hand-written HTTP/1.1 keep-alive client on trio sockets, in the harness process"
 
@@ -44,10 +51,10 @@ class RunOptions:
     """Registered scenario name."""
     url: str | None = None
     """Load this loopback server instead of starting one."""
-    duration_s: float = 6.0
-    """Time limit of each measured phase."""
-    requests: int = 100_000
-    """Request limit of each measured phase."""
+    duration_s: float | None = None
+    """Time limit of each measured phase (``DEFAULT_PHASE_S`` when unset); a local scenario's own meaning."""
+    requests: int | None = None
+    """Request limit of each measured phase (``DEFAULT_PHASE_REQUESTS`` when unset)."""
     concurrency: int = 32
     """Concurrent clients (connections)."""
     rate: float | None = None
@@ -73,12 +80,22 @@ class RunOptions:
     plot: bool = True
     """Write the PNG."""
 
+    @property
+    def phase_s(self) -> float:
+        """The effective time limit of a measured phase."""
+        return self.duration_s if self.duration_s is not None else DEFAULT_PHASE_S
+
+    @property
+    def phase_requests(self) -> int:
+        """The effective request limit of a measured phase."""
+        return self.requests if self.requests is not None else DEFAULT_PHASE_REQUESTS
+
     def load_spec(self, duration_s: float | None = None) -> LoadSpec:
         """The measured-phase limits (``duration_s`` overrides the time limit)."""
         return LoadSpec(
             concurrency=self.concurrency,
-            duration_s=duration_s if duration_s is not None else self.duration_s,
-            max_requests=self.requests,
+            duration_s=duration_s if duration_s is not None else self.phase_s,
+            max_requests=self.phase_requests,
             rate=self.rate,
             timeout_s=self.timeout_s,
         )
@@ -101,9 +118,7 @@ def run(options: RunOptions, registry: Registry) -> RunOutcome:
     started = datetime.now(UTC)
     environment = snapshot()
     if isinstance(scenario, LocalScenario):
-        body: dict[str, Any] = {
-            "rows": scenario.run_local(duration_s=options.duration_s, requests=options.requests)
-        }
+        body = _local_body(scenario.run_local(duration_s=options.duration_s, requests=options.requests))
     elif isinstance(scenario, HttpScenario):
         body = _run_http(scenario, options)
     else:  # pragma: no cover - registry holds only the two kinds
@@ -129,7 +144,18 @@ def _config(options: RunOptions) -> dict[str, Any]:
     config = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
     config["out_dir"] = str(options.out_dir)
     config["mode"] = "open" if options.rate else "closed"
+    config["phase_s"] = options.phase_s
+    config["phase_requests"] = options.phase_requests
     return config
+
+
+def _local_body(result: LocalResult) -> dict[str, Any]:
+    return {
+        "rows": result.rows,
+        "table_columns": list(result.columns),
+        "plot": {"label": result.plot_label, "value": result.plot_value},
+        "local": result.extra,
+    }
 
 
 def _run_http(scenario: HttpScenario, options: RunOptions) -> dict[str, Any]:
@@ -142,7 +168,7 @@ def _run_http(scenario: HttpScenario, options: RunOptions) -> dict[str, Any]:
         else:
             server, startup_s = _start_server(scenario, options)
             target = parse_target(server.url)
-        results = trio.run(_measure_all, scenario, target, options, server)
+        results = _trio_run(_measure_all, scenario, target, options, server)
     finally:
         if server is not None:
             stop = server.stop()
@@ -163,6 +189,28 @@ def _run_http(scenario: HttpScenario, options: RunOptions) -> dict[str, Any]:
         "phases": [p.to_json() for p in phases],
         "comparison": _compare(scenario, phases),
     }
+
+
+def _trio_run(function: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``trio.run`` that surfaces a Ctrl-C or a harness error from inside a task group as itself.
+
+    A KeyboardInterrupt lands in whichever task was running, so it arrives wrapped in an exception
+    group; the CLI handles the bare exception the same way wherever it came from.
+    """
+    try:
+        return trio.run(function, *args)
+    except BaseExceptionGroup as group:
+        interrupted, _ = group.split(KeyboardInterrupt)
+        if interrupted is not None:
+            raise KeyboardInterrupt from group
+        ours, rest = group.split(BenchError)
+        if ours is not None and rest is None and len(ours.exceptions) == 1:
+            leaf = ours.exceptions[0]
+            while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
+                leaf = leaf.exceptions[0]
+            if isinstance(leaf, BenchError):
+                raise leaf from group
+        raise
 
 
 def _start_server(scenario: HttpScenario, options: RunOptions) -> tuple[ServerProcess, float]:
@@ -253,7 +301,7 @@ def _measure_ceilings(scenario: HttpScenario, options: RunOptions) -> dict[str, 
     with TrivialServer(stop_grace_s=options.stop_grace_s) as trivial:
         trivial.start()
         target = parse_target(trivial.url)
-        return trio.run(_ceiling_rates, scenario.phases(), target, spec)
+        return _trio_run(_ceiling_rates, scenario.phases(), target, spec)
 
 
 async def _ceiling_rates(phases: Sequence[Phase], target: Target, options: RunOptions) -> dict[str, float]:

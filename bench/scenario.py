@@ -73,6 +73,22 @@ class HttpScenario(Protocol):
         """The load phases, measured in this order."""
 
 
+@dataclass(frozen=True, slots=True)
+class LocalResult:
+    """What a server-less scenario measured: rows, and how to show them."""
+
+    rows: list[Row]
+    """One JSON-ready dict per measured case."""
+    columns: tuple[str, ...] = ()
+    """Columns of the printed table, in order (every column when empty)."""
+    plot_value: str | None = None
+    """Numeric column drawn as bars in the PNG (the first numeric column when ``None``)."""
+    plot_label: str = "name"
+    """Column naming each bar."""
+    extra: dict[str, object] = field(default_factory=dict)
+    """Anything else for the report (targets met, the microbenchmark's own environment, ...)."""
+
+
 @runtime_checkable
 class LocalScenario(Protocol):
     """A scenario that needs no server and returns result rows (a microbenchmark)."""
@@ -80,8 +96,8 @@ class LocalScenario(Protocol):
     name: str
     description: str
 
-    def run_local(self, *, duration_s: float, requests: int) -> list[Row]:
-        """Run within the given time and count bounds and return one row per measured case."""
+    def run_local(self, *, duration_s: float | None, requests: int | None) -> LocalResult:
+        """Run and return rows; ``None`` limits mean the scenario's own defaults."""
 
 
 Scenario = HttpScenario | LocalScenario

@@ -1,9 +1,10 @@
 """``crypto``: the cryptography microbenchmarks of ``bench.crypto`` as a server-less scenario.
 
-``bench.crypto`` (another part of the harness) exposes ``run_crypto_bench(...)`` returning result rows.
-This adapter passes the run's limits as keywords the function accepts (``duration_s``, ``requests``)
-and is registered when a ``bench.crypto`` module exists (it is imported only when the scenario runs, so
-a problem there never breaks the other scenarios).
+``bench.crypto`` (another part of the harness) exposes ``run_crypto_bench(*, seconds=..., ...)``
+returning a report dict whose ``rows`` compare Klyuch's binding with native code. ``--duration``
+becomes its ``seconds`` (time per measurement) when given; otherwise its own defaults apply. The
+scenario is registered whenever a ``bench.crypto`` module exists; it is imported only when the scenario
+runs, so a problem there never breaks the other scenarios.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bench.errors import UsageError
-from bench.scenario import Row
+from bench.scenario import LocalResult, Row
+
+TABLE_COLUMNS = ("name", "unit", "value", "floor", "ratio", "notes")
+"""The columns worth a terminal line; the JSON keeps every field of every row."""
 
 
 def crypto_module_present() -> bool:
@@ -43,23 +47,35 @@ class CryptoScenario:
     """Adapter from ``run_crypto_bench`` to a ``LocalScenario``."""
 
     name = "crypto"
-    description = "cryptography microbenchmarks (bench.crypto), no server"
+    description = "cryptography microbenchmarks beside native floors (bench.crypto), no server"
 
-    def run_local(self, *, duration_s: float, requests: int) -> list[Row]:
-        """Call ``run_crypto_bench`` with the limits it accepts and normalise its rows to dicts."""
+    def run_local(self, *, duration_s: float | None, requests: int | None) -> LocalResult:
+        """Run the microbenchmarks; ``requests`` has no meaning here and is ignored."""
         function = crypto_bench_function()
         accepted = inspect.signature(function).parameters
-        limits = {"duration_s": duration_s, "requests": requests}
-        rows = function(**{k: v for k, v in limits.items() if k in accepted})
-        return [_as_row(row) for row in rows]
+        kwargs = {"seconds": duration_s} if duration_s is not None and "seconds" in accepted else {}
+        outcome = function(**kwargs)
+        if isinstance(outcome, dict):
+            rows = [_as_row(row) for row in outcome.get("rows", ())]
+            extra = {k: v for k, v in outcome.items() if k != "rows"}
+        else:
+            rows, extra = [_as_row(row) for row in _iterable(outcome)], {}
+        return LocalResult(rows=rows, columns=TABLE_COLUMNS, plot_value="ratio", extra=extra)
+
+
+def _iterable(value: object) -> Iterable[object]:
+    if isinstance(value, Iterable):
+        return value
+    raise UsageError(f"run_crypto_bench returned {type(value).__name__}, expected a report or rows")
 
 
 def _as_row(row: object) -> Row:
     if isinstance(row, dict):
         return {str(k): v for k, v in row.items()}
-    to_dict = getattr(row, "to_json", None) or getattr(row, "_asdict", None)
-    if callable(to_dict):
-        return dict(to_dict())
+    for method in ("as_dict", "to_json", "_asdict"):
+        to_dict = getattr(row, method, None)
+        if callable(to_dict):
+            return dict(to_dict())
     if dataclasses.is_dataclass(row) and not isinstance(row, type):
         return dataclasses.asdict(row)
     return {"value": repr(row)}
