@@ -141,10 +141,11 @@ def load_private(paramset: ParamSet, d_le: bytes) -> int:
 def load_public(paramset: ParamSet, point_le: bytes, *, check: bool = True) -> int:
     """Make an ``EVP_PKEY*`` from ``x_le‖y_le``; the decoder rejects points off the curve.
 
-    With ``check`` (the default, for points from outside) the engine's full public key check
-    also runs (the point has order q: no small-subgroup component on the cofactor-4 curves);
-    skip it only for points the engine derived itself. Raises :class:`MalformedDataError` for a
-    bad point. The caller owns the result.
+    With ``check`` (for points from outside) on a curve whose cofactor is not 1, the engine's full
+    public key check also runs: it proves the point has order q, so no small-subgroup component
+    can leak bits of d through VKO. On cofactor-1 curves every on-curve point but O has order q,
+    so the decoder's check suffices. Raises :class:`MalformedDataError` for a bad point. The
+    caller owns the result.
     """
     n = native()
     if len(point_le) != 2 * paramset.size:
@@ -152,7 +153,7 @@ def load_public(paramset: ParamSet, point_le: bytes, *, check: bool = True) -> i
     pkey = _d2i(n.d2i_pubkey, _keyder.encode_spki(paramset, point_le))
     if not pkey:
         raise crypto_error("public key import", MalformedDataError)
-    if not check:
+    if not check or paramset.cofactor == 1:
         return pkey
     try:
         _check(pkey, n.public_check, "public key check", MalformedDataError)

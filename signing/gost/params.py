@@ -38,6 +38,8 @@ class ParamSetSpec:
     """Name of the underlying curve; equal for sets that are one curve under several OIDs."""
     digest_param_in_spki: bool
     """Whether OpenSSL's gost engine writes the digest OID into the key parameters (SPKI/PKCS#8)."""
+    cofactor: int = 1
+    """#E / q: 4 for the twisted-Edwards-form curves TC26 256 A and 512 C, 1 otherwise."""
     test_only: bool = False
     """The test curves of GOST R 34.10-2012 appendix A (RFC 7091 examples): never for real keys."""
 
@@ -50,13 +52,13 @@ class ParamSet(enum.Enum):
     CRYPTOPRO_C = ParamSetSpec("1.2.643.2.2.35.3", 256, "C", "cryptopro-c", True)
     CRYPTOPRO_XCHA = ParamSetSpec("1.2.643.2.2.36.0", 256, "XA", "cryptopro-a", True)
     CRYPTOPRO_XCHB = ParamSetSpec("1.2.643.2.2.36.1", 256, "XB", "cryptopro-c", True)
-    TC26_256_A = ParamSetSpec("1.2.643.7.1.2.1.1.1", 256, "TCA", "tc26-256-a", False)
+    TC26_256_A = ParamSetSpec("1.2.643.7.1.2.1.1.1", 256, "TCA", "tc26-256-a", False, cofactor=4)
     TC26_256_B = ParamSetSpec("1.2.643.7.1.2.1.1.2", 256, "TCB", "cryptopro-a", False)
     TC26_256_C = ParamSetSpec("1.2.643.7.1.2.1.1.3", 256, "TCC", "cryptopro-b", False)
     TC26_256_D = ParamSetSpec("1.2.643.7.1.2.1.1.4", 256, "TCD", "cryptopro-c", False)
     TC26_512_A = ParamSetSpec("1.2.643.7.1.2.1.2.1", 512, "A", "tc26-512-a", True)
     TC26_512_B = ParamSetSpec("1.2.643.7.1.2.1.2.2", 512, "B", "tc26-512-b", True)
-    TC26_512_C = ParamSetSpec("1.2.643.7.1.2.1.2.3", 512, "C", "tc26-512-c", False)
+    TC26_512_C = ParamSetSpec("1.2.643.7.1.2.1.2.3", 512, "C", "tc26-512-c", False, cofactor=4)
     TEST_256 = ParamSetSpec("1.2.643.2.2.35.0", 256, "0", "test-256", True, test_only=True)
     TEST_512 = ParamSetSpec(
         "1.2.643.7.1.2.1.2.0", 512, "1.2.643.7.1.2.1.2.0", "test-512", True, test_only=True
@@ -91,6 +93,11 @@ class ParamSet(enum.Enum):
     def curve(self) -> str:
         """Name of the underlying curve (shared by aliases such as XchA and CryptoPro A)."""
         return self.value.curve
+
+    @property
+    def cofactor(self) -> int:
+        """Curve cofactor: points from outside need a subgroup check only when it is not 1."""
+        return self.value.cofactor
 
     @property
     def test_only(self) -> bool:

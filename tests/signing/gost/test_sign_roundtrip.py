@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from signing.errors import InvalidInputError, InvalidSignatureError, MalformedDataError
 from signing.gost import GostPrivateKey, GostPublicKey, ParamSet
+from tests.signing.gost.conftest import REF_CURVES, RefCurve
 
 ALL = list(ParamSet)
 KEYS = {paramset: GostPrivateKey.generate(paramset) for paramset in ALL}
@@ -144,3 +145,26 @@ def test_non_bytes_inputs() -> None:
     with pytest.raises(InvalidInputError):
         key.sign_digest("0" * 32)  # type: ignore[arg-type]
     assert not key.public_key().is_valid_digest_signature(digest, "x" * 64)  # type: ignore[arg-type]
+
+
+def test_small_subgroup_points_are_rejected_on_cofactor_4_curves() -> None:
+    # #E = 4q on TC26 256 A, so T = q·R has order 1, 2 or 4 for any point R; Q + T is on the
+    # curve but outside the order-q subgroup, and VKO with it would leak d mod 4.
+    curve = RefCurve.from_vector(REF_CURVES["tc26-256-a"])
+    p = curve.p
+    assert p % 4 == 3
+    small = None
+    for x in range(1, 200):
+        rhs = (x**3 + curve.a * x + curve.b) % p
+        y = pow(rhs, (p + 1) // 4, p)
+        if y * y % p == rhs and (small := curve.mul(curve.q, (x, y))) is not None:
+            break
+    assert small is not None
+    key = KEYS[ParamSet.TC26_256_A].public_key().point_bytes()
+    q_point = (int.from_bytes(key[:32], "little"), int.from_bytes(key[32:], "little"))
+    for bad in (small, curve.add(q_point, small)):
+        assert bad is not None
+        encoded = bad[0].to_bytes(32, "little") + bad[1].to_bytes(32, "little")
+        with pytest.raises(MalformedDataError):
+            GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, encoded)
+    assert GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, key).point_bytes() == key
