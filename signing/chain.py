@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from signing.errors import InvalidInputError, InvalidSignatureError, SigningError, UnsupportedAlgorithmError
-from signing.x509 import Certificate
+from signing.x509 import Certificate, names_match
 
 __all__ = ["ChainFailure", "ChainProblem", "ChainValidationResult", "verify_chain"]
 
@@ -151,7 +151,7 @@ def verify_chain(
 
 
 def _issued_by(child: Certificate, issuer: Certificate) -> bool:
-    if child.issuer != issuer.subject:
+    if not names_match(child.issuer, issuer.subject):
         return False
     authority_id, subject_id = child.authority_key_identifier, issuer.subject_key_identifier
     return authority_id is None or subject_id is None or authority_id == subject_id

@@ -48,6 +48,7 @@ __all__ = [
     "key_identifier",
     "key_usage",
     "name_attributes",
+    "names_match",
     "prepare_certificate",
     "random_serial_number",
     "self_signed_ca",
@@ -107,6 +108,17 @@ def build_name(attributes: NameSpec) -> asn1_x509.Name:
     except _PARSE_ERRORS as exc:
         raise InvalidInputError(f"invalid name attribute: {exc}") from exc
     return built
+
+
+def names_match(first: asn1_x509.Name, second: asn1_x509.Name) -> bool:
+    """RFC 5280 §7.1 name comparison (case- and space-insensitive); never raises."""
+    if first.dump() == second.dump():
+        return True
+    try:
+        return bool(first == second)
+    except _PARSE_ERRORS:
+        # asn1crypto cannot string-prepare some attribute values (bit strings): unequal then.
+        return False
 
 
 def name_attributes(name: asn1_x509.Name) -> list[tuple[str, str]]:
@@ -367,7 +379,7 @@ class Certificate:
     @property
     def is_self_issued(self) -> bool:
         """Subject and issuer names match (RFC 5280 name comparison)."""
-        return bool(self.subject == self.issuer)
+        return names_match(self.subject, self.issuer)
 
     def verify_signature(self, issuer_key: PublicKey) -> None:
         """Check this certificate's signature with the issuer's key; raise ``InvalidSignatureError``."""

@@ -325,3 +325,24 @@ def test_invalid_arguments() -> None:
         verify_chain(leaf, trust_anchors=[root], at=dt.datetime(2026, 1, 1))
     with pytest.raises(InvalidInputError, match="anchor"):
         verify_chain(leaf, trust_anchors=[], intermediates=[sub], at=NOW)
+
+
+def test_issuer_names_compare_as_rfc_5280_says() -> None:
+    root_key = any_key("P-256")
+    root = self_signed_ca(
+        root_key, subject={"common_name": "Klyuch  Root"}, not_before=NOW - YEAR, not_after=NOW + YEAR
+    )
+    prepared = prepare_certificate(
+        subject={"common_name": "leaf"},
+        subject_public_key=any_key("P-384").public_key(),
+        issuer={"common_name": "KLYUCH ROOT"},  # other case, other spacing: the same name
+        issuer_public_key=root_key.public_key(),
+        signature_algorithm=root_key.signature_algorithm,
+        not_before=NOW - YEAR,
+        not_after=NOW + YEAR,
+        extensions=[basic_constraints(ca=False), key_usage({"digital_signature"})],
+    )
+    leaf = prepared.finish(root_key.sign_digest(prepared.digest))
+    result = verify_chain(leaf, trust_anchors=[root], at=NOW)
+    assert result.valid
+    assert result.path == (leaf, root)

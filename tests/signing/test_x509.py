@@ -9,6 +9,7 @@ import hashlib
 
 import pytest
 from asn1crypto import keys
+from asn1crypto import x509 as asn1_x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ from signing.x509 import (
     build_name,
     key_identifier,
     name_attributes,
+    names_match,
     prepare_certificate,
     random_serial_number,
     self_signed_ca,
@@ -307,3 +309,21 @@ def test_build_name_accepts_parsed_names_and_dotted_oids() -> None:
     name = build_name([("1.2.643.100.3", "12345678901"), ("2.5.4.3", "x")])
     assert name_attributes(name) == [("snils", "12345678901"), ("common_name", "x")]
     assert build_name(name) is name
+
+
+def test_names_match_never_raises() -> None:
+    bits = asn1_x509.Name.build({"common_name": "x"})
+    odd = build_name([("common_name", "x")])
+    assert names_match(bits, odd)
+
+    def unique(value: bytes) -> asn1_x509.Name:
+        attribute = asn1_x509.NameTypeAndValue({"type": "unique_identifier", "value": value})
+        rdns = asn1_x509.RDNSequence([asn1_x509.RelativeDistinguishedName([attribute])])
+        return asn1_x509.Name(name="", value=rdns)
+
+    assert not names_match(unique(b"\x01"), odd)
+    assert names_match(unique(b"\x01"), asn1_x509.Name.load(unique(b"\x01").dump()))
+    # asn1crypto's own comparison raises on bit-string values; ours answers "different".
+    with pytest.raises(TypeError):
+        _ = unique(b"\x01") == unique(b"\x02")
+    assert not names_match(unique(b"\x01"), unique(b"\x02"))
