@@ -114,6 +114,9 @@ def _signature_rows(paramset: ParamSet, config: BenchConfig, cfloor: CFloor | No
     )  # fmt: skip
     peer = GostPrivateKey.generate(paramset).public_key()
     yield us_row(f"vko_{bits}.out32", lambda: key.vko(peer, b"\x01" * 8), config, notes=paramset.name)
+    if bits == 512:
+        yield us_row("vko_512.out64", lambda: key.vko(peer, b"\x01" * 16, output_size=64), config)
+    yield us_row(f"keg_{bits}", lambda: key.keg(peer, b"\x01" * 32), config, notes="R 1323565.1.020-2018 KEG")
 
 
 def _two_thread_row(paramset: ParamSet, config: BenchConfig) -> BenchRow:
