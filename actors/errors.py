@@ -6,7 +6,7 @@
      ├─ MailboxFullError              mailbox_full         (full mailbox: the message was not accepted)
      ├─ AskTimeoutError               ask_timeout          (also a ``TimeoutError``: the outcome is unknown)
      ├─ ActorStoppedError             actor_stopped        (not running: the request was not handled)
-     │   └─ ActorRestartingError      actor_restarting     (between two incarnations: try again later)
+     │   └─ ActorRestartingError      actor_restarting     (registered, not running yet: try again later)
      ├─ ActorStartError               actor_start_failed   (``on_start`` or the factory raised: ``__cause__``)
      ├─ UnknownMessageError           unknown_message      (an actor got a message type it does not handle)
      ├─ ActorNotFoundError            actor_not_found      (also a ``LookupError``: no actor has that id)
@@ -64,12 +64,15 @@ class ActorStoppedError(ActorError):
 
 
 class ActorRestartingError(ActorStoppedError):
-    """The actor is registered but between two incarnations (a restart is pending); try again later."""
+    """The actor is registered but has no running incarnation yet (starting, or a restart is pending).
+
+    Try again later.
+    """
 
     code = "actor_restarting"
 
     def __init__(self, actor_id: str) -> None:
-        super().__init__(actor_id, "is restarting")
+        super().__init__(actor_id, "is (re)starting")
 
 
 class ActorStartError(ActorError):

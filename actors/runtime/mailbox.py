@@ -17,13 +17,15 @@ class Mailbox:
     stop) or answered with an error by :meth:`reject_queued`. Nothing is dropped silently.
     """
 
-    __slots__ = ("_receive", "_send", "actor_id", "capacity")
+    __slots__ = ("_receive", "_send", "actor_id", "capacity", "closed")
 
     def __init__(self, actor_id: str, capacity: int) -> None:
         self.actor_id = actor_id
         """Id of the owning actor (for error messages)."""
         self.capacity = capacity
         """How many envelopes may wait."""
+        self.closed = False
+        """True once no new messages are accepted."""
         self._send, self._receive = trio.open_memory_channel[Envelope](capacity)
 
     @property
@@ -49,6 +51,7 @@ class Mailbox:
 
     def close(self) -> None:
         """Accept no new messages; the actor still sees what is queued, then the end of the mailbox."""
+        self.closed = True
         self._send.close()
 
     def reject_queued(self, make_error: Callable[[], BaseException]) -> int:
@@ -69,7 +72,7 @@ class Mailbox:
 
     def seal(self, make_error: Callable[[], BaseException]) -> int:
         """Close both ends after rejecting what is queued (:meth:`reject_queued`); return dropped tells."""
-        self._send.close()
+        self.close()
         dropped = self.reject_queued(make_error)
         # Closing the receive side last: trio discards a closed channel's buffer, and the buffer is empty now.
         self._receive.close()

@@ -86,7 +86,9 @@ class LocalRef:
     def is_running(self) -> bool:
         """True if an incarnation is currently accepting messages."""
         registration = self._entries.get(self._id)
-        return registration is not None and registration.cell is not None
+        if registration is None or registration.cell is None:
+            return False
+        return not registration.cell.mailbox.closed
 
     def _cell(self) -> Cell:
         registration = self._entries.get(self._id)

@@ -49,7 +49,7 @@ async def run_actor(
                 registration.attach(cell)
                 task_status.started(registration.ref)
                 system.log.debug("actor_started")
-                failure = await _live(actor, cell, registration)
+                failure = await _live(actor, cell)
             nursery.cancel_scope.cancel()
     finally:
         registration.detach(cell)
@@ -70,13 +70,13 @@ async def _start(actor: Actor) -> Exception | None:
     return None
 
 
-async def _live(actor: Actor, cell: Cell, registration: Registration) -> BaseException | None:
+async def _live(actor: Actor, cell: Cell) -> BaseException | None:
     try:
         failure = await _serve(actor, cell)
     except BaseException:
-        await _end(actor, cell, registration, None, cancelled=True)
+        await _end(actor, cell, None, cancelled=True)
         raise
-    return await _end(actor, cell, registration, failure, cancelled=False)
+    return await _end(actor, cell, failure, cancelled=False)
 
 
 async def _serve(actor: Actor, cell: Cell) -> Exception | None:
@@ -119,10 +119,13 @@ def _bind_op_id(op_id: object) -> None:
 
 
 async def _end(
-    actor: Actor, cell: Cell, registration: Registration, failure: Exception | None, *, cancelled: bool
+    actor: Actor, cell: Cell, failure: Exception | None, *, cancelled: bool
 ) -> BaseException | None:
-    """Refuse new messages, answer queued asks, run the hooks; return the incarnation's failure."""
-    registration.detach(cell)
+    """Refuse new messages, answer queued asks, run the hooks; return the incarnation's failure.
+
+    The sealed cell stays attached until the incarnation has finished: meanwhile callers get
+    ``ActorStoppedError`` from it, not ``ActorRestartingError``.
+    """
     log = actor.context.system.log
     structlog.contextvars.unbind_contextvars("op_id")
 

@@ -214,6 +214,8 @@ class Supervisor(Actor):
         if child is None or not child.running or child.generation != note.generation:
             return  # a stop this supervisor asked for, or an incarnation already replaced
         child.running = False
+        if self.context.cell.mailbox.closed:
+            return  # this supervisor is stopping: on_stop will forget the child, no restarts now
         await self._handle_exit(child, note.failure)
 
     async def _handle_exit(self, child: _Child, failure: BaseException | None) -> None:
@@ -265,6 +267,8 @@ class Supervisor(Actor):
             await self.context.cell.mailbox.put(Envelope(_RestartDue(ids, token), None))
 
     async def _restart(self, ids: tuple[str, ...], token: int) -> None:
+        if self.context.cell.mailbox.closed:
+            return  # stopping
         for child_id in ids:
             child = self._children.get(child_id)
             if child is None or child.pending != token:

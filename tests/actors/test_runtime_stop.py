@@ -177,3 +177,22 @@ async def test_stop_is_idempotent_and_concurrent_stops_all_return() -> None:
         assert finished == []
         gate.set()
     assert sorted(finished) == [0, 1, 2]
+
+
+async def test_a_stopping_actor_refuses_messages_as_stopped_not_restarting() -> None:
+    system = ActorSystem("t")
+    seen: list[BaseException] = []
+
+    class Stopping(Actor):
+        async def on_stop(self) -> None:
+            try:
+                self.ref.tell("late")
+            except ActorStoppedError as exc:
+                seen.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        ref = await system.spawn(nursery, Stopping(), id="w")
+        assert ref.is_running
+        await ref.stop()
+    assert [type(e).__name__ for e in seen] == ["ActorStoppedError"]
+    assert not ref.is_running
