@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from signing.gost.cipher import BlockCipher, Kuznyechik, Magma, Mode
+from signing.gost.cipher_native import implementation
 
 BULK_BYTES: Final = 16384
 SMALL_BYTES: Final = 256
@@ -143,10 +144,20 @@ def cipher_bench_rows(duration_s: float) -> list[dict[str, object]]:
                 "ratio_stream": _ratio(stream_rate, theirs),
                 "ratio_oneshot": _ratio(oneshot_rate, theirs),
                 "openssl_command": " ".join(command) if command else None,
+                "native": _native(case),
                 "note": _note(case),
             }
         )
     return rows
+
+
+def _native(case: _Case) -> str:
+    """The code measured: EVP_MAC is always gostprov's; ciphers switch to the engine once it is loaded."""
+    if case.mode is None:
+        return "gostprov"
+    return implementation(
+        f"{case.cipher.algorithm}-cbc" if case.mode is Mode.ECB and case.cipher is Magma else case.name
+    )
 
 
 def _note(case: _Case) -> str:

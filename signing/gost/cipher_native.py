@@ -49,6 +49,7 @@ class _OsslParam(ctypes.Structure):
 
 _OSSL_PARAM_UNSIGNED_INTEGER: Final = 2
 _OSSL_PARAM_UNMODIFIED: Final = _SIZE(-1).value
+_EVP_CTRL_KEY_MESH: Final = 0x20  # openssl/evp.h
 
 
 class _Api:
@@ -68,6 +69,12 @@ class _Api:
         self.cipher_init = fn("EVP_CipherInit_ex2", _INT, _VP, _VP, _VP, _VP, _INT, _VP)
         self.cipher_set_padding = fn("EVP_CIPHER_CTX_set_padding", _INT, _VP, _INT)
         self.cipher_set_params = fn("EVP_CIPHER_CTX_set_params", _INT, _VP, _VP)
+        self.cipher_ctrl = fn("EVP_CIPHER_CTX_ctrl", _INT, _VP, _INT, _INT, _VP)
+        self.cipher_ctx_cipher = fn("EVP_CIPHER_CTX_get0_cipher", _VP, _VP)
+        self.cipher_provider = fn("EVP_CIPHER_get0_provider", _VP, _VP)
+        self.cipher_nid = fn("EVP_CIPHER_get_nid", _INT, _VP)
+        self.cipher_engine = fn("ENGINE_get_cipher_engine", _VP, _INT)
+        self.engine_finish = fn("ENGINE_finish", _INT, _VP)
         self.cipher_update = fn("EVP_CipherUpdate", _INT, _VP, _VP, ctypes.POINTER(_INT), _VP, _INT)
         self.cipher_final = fn("EVP_CipherFinal_ex", _INT, _VP, _VP, ctypes.POINTER(_INT))
         self.mac_fetch = fn("EVP_MAC_fetch", _VP, _VP, ctypes.c_char_p, ctypes.c_char_p)
@@ -116,6 +123,18 @@ def _fetched_mac(name: str) -> int:
         _error(f"EVP_MAC_fetch({name})")
         raise UnsupportedAlgorithmError(f"MAC {name!r} is not provided by OpenSSL + gostprov")
     return int(ptr)
+
+
+def implementation(name: str) -> str:
+    """Which code runs cipher ``name``: ``"gostprov"``, or ``"gost-engine"`` once the gost ENGINE is
+    loaded in the process (``ENGINE_by_id`` registers its ciphers, and EVP then prefers them)."""
+    api = _api()
+    nid = api.cipher_nid(_fetched_cipher(name))
+    engine = api.cipher_engine(nid) if nid else None
+    if not engine:
+        return "gostprov"
+    api.engine_finish(engine)  # ENGINE_get_cipher_engine returned a functional reference
+    return "gost-engine"
 
 
 def readable(data: BytesLike) -> bytes | ctypes.Array[ctypes.c_char]:
@@ -228,18 +247,26 @@ class EvpCipher(_Owned):
             raise _error(f"{self._name} IV")
         api.cipher_set_padding(ctx, 0)
         if key_mesh is not None:
-            self._set_size_param(b"key-mesh", key_mesh)
+            self._set_key_mesh(key_mesh)
 
-    def _set_size_param(self, key: bytes, value: int) -> None:
-        holder = _SIZE(value)
-        params = (_OsslParam * 2)()
-        params[0].key = key
-        params[0].data_type = _OSSL_PARAM_UNSIGNED_INTEGER
-        params[0].data = ctypes.addressof(holder)
-        params[0].data_size = ctypes.sizeof(holder)
-        params[0].return_size = _OSSL_PARAM_UNMODIFIED
-        if _api().cipher_set_params(self._live(), params) != 1:
-            raise _error(f"{self._name} set {key.decode()}={value}")
+    def _set_key_mesh(self, section_size: int) -> None:
+        # Once the gost ENGINE is loaded (ENGINE_by_id registers its ciphers), EVP_CipherInit runs the
+        # engine's legacy implementation of these ciphers instead of gostprov's: same code, but the
+        # section size is then a ctrl rather than an OSSL_PARAM.
+        api, ctx = _api(), self._live()
+        if api.cipher_provider(api.cipher_ctx_cipher(ctx)):
+            holder = _SIZE(section_size)
+            params = (_OsslParam * 2)()
+            params[0].key = b"key-mesh"
+            params[0].data_type = _OSSL_PARAM_UNSIGNED_INTEGER
+            params[0].data = ctypes.addressof(holder)
+            params[0].data_size = ctypes.sizeof(holder)
+            params[0].return_size = _OSSL_PARAM_UNMODIFIED
+            done = api.cipher_set_params(ctx, params)
+        else:
+            done = api.cipher_ctrl(ctx, _EVP_CTRL_KEY_MESH, section_size, None)
+        if done != 1:
+            raise _error(f"{self._name} key-mesh={section_size}")
 
     def update(self, data: BytesLike) -> bytes:
         """Feed ``data``; return what the cipher emits (block modes hold back a partial block)."""
