@@ -1,0 +1,23 @@
+"""HSM units: the unit process, its slots and backends, its wire protocol and the client.
+
+Module map::
+
+    actors.hsm
+     ├─ errors ......... the layer's error tree (stable codes; rebuilt on the client side)
+     ├─ wire ........... framing: u32 length ‖ kind ‖ request id ‖ JSON body; limits
+     ├─ protocol ....... operations, request/reply dataclasses and their JSON bodies
+     ├─ auth ........... mutual HMAC-Streebog challenge–response on connect
+     ├─ handover ....... secrets handed to a unit on an inherited fd (never argv/env)
+     ├─ kek ............ the soft-HSM key-encryption key, sealed under a passphrase
+     ├─ blobs .......... user keys wrapped under the KEK (KExp15, header bound into the MAC)
+     ├─ metrics ........ per-operation counters and latency percentiles
+     ├─ backends/ ...... base (Backend / SlotSession protocols), soft (gost engine + ECDSA),
+     │                   pkcs11 (python-pkcs11, one lock per process)
+     ├─ slots .......... pykka SlotWorker × k under a SlotSupervisor; the SlotPool dispatcher
+     ├─ server ......... the unit's RPC server (threads on a unix socket)
+     ├─ unit ........... process main: ``python -m actors.hsm.unit`` / ``klyuch hsm-unit``
+     ├─ launcher ....... trio side: spawn a unit, hand over secrets, wait for READY, stop it
+     └─ client ......... trio side: an authenticated, pipelining connection to one unit
+
+The unit process imports nothing from trio; the client side imports nothing from pykka.
+"""

@@ -1,0 +1,1 @@
+"""Backends of the HSM unit: ``base`` (protocols), ``soft`` (KEK-wrapped keys), ``pkcs11`` (tokens)."""

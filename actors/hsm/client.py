@@ -1,0 +1,380 @@
+"""An async (trio) client for one HSM unit: connect, authenticate, call with a timeout, pipeline.
+
+::
+
+    async with open_unit_connection(path, auth_key=key) as unit:
+        info = await unit.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        signature = await unit.sign_digest(info.ref(), digest)
+
+Any number of tasks may call at once: each request gets a fresh id, a writer task sends queued
+frames (coalescing those that are waiting into one write), and a reader task routes each reply
+to its caller by id. A caller that times out or is cancelled just stops waiting: the late reply
+is dropped, and the connection stays usable (cancellation never cuts a frame in half).
+
+Failures are typed (:mod:`actors.hsm.errors`): the unit's refusals come back as the classes it
+raised; a connection that breaks — the process died, was killed, closed on us — fails every
+pending and later call with :class:`UnitLostError`; no reply within the timeout is
+:class:`UnitTimeoutError`. Both are ``retryable``: a balancer may send the request to another unit.
+"""
+
+# ASYNC109 ("use trio.fail_after instead of a timeout parameter") is silenced on purpose here: the
+# timeout of a unit call is part of the protocol (it becomes UnitTimeoutError, a typed, retryable
+# outcome the balancer acts on), not a plain cancellation.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import trio
+
+from actors.hsm import auth, wire
+from actors.hsm.errors import (
+    FrameTooLargeError,
+    HsmAuthError,
+    HsmError,
+    HsmProtocolError,
+    UnitLostError,
+    UnitTimeoutError,
+)
+from actors.hsm.protocol import (
+    REPLY_TYPES,
+    Agree,
+    Done,
+    FaultKind,
+    GenerateKey,
+    GetPublicKey,
+    Health,
+    HealthReport,
+    InjectFault,
+    KeyAlgorithm,
+    KeyInfo,
+    KeyRef,
+    Metrics,
+    MetricsReport,
+    Request,
+    Secret,
+    Signatures,
+    SignDigests,
+    Unwrap,
+    decode_error,
+    decode_reply,
+    encode_request,
+)
+
+_R = TypeVar("_R")
+
+DEFAULT_CALL_TIMEOUT_S: Final = 5.0
+DEFAULT_CONNECT_TIMEOUT_S: Final = 5.0
+_SEND_QUEUE: Final = 1024
+_COALESCE_BYTES: Final = 256 * 1024
+_RECEIVE_SIZE: Final = 256 * 1024
+
+
+class _Pending:
+    __slots__ = ("body", "error", "event", "kind")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.kind = 0
+        self.body = b""
+        self.error: HsmError | None = None
+
+
+class UnitConnection:
+    """An authenticated connection to one unit. Create it with :func:`open_unit_connection`."""
+
+    def __init__(
+        self, stream: trio.SocketStream, hello: dict[str, Any], *, call_timeout: float, max_frame: int
+    ) -> None:
+        """Internal: the stream has passed the handshake."""
+        self._stream = stream
+        self.unit_id: str = hello["unit_id"]
+        """The unit's id, from its HELLO."""
+        self.backend: str = hello["backend"]
+        """``soft`` or ``pkcs11``."""
+        self.unit_max_frame: int = hello["max_frame"]
+        """Largest request frame the unit accepts (larger calls fail here, before sending)."""
+        self._call_timeout = call_timeout
+        self._max_frame = max_frame
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 0
+        self._lost: UnitLostError | None = None
+        self._send, self._outbox = trio.open_memory_channel[bytes](_SEND_QUEUE)
+
+    @property
+    def is_lost(self) -> bool:
+        """True once the connection broke or was closed; every call then raises :class:`UnitLostError`."""
+        return self._lost is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Calls waiting for their reply."""
+        return len(self._pending)
+
+    # --- the generic call ----------------------------------------------------------------------
+
+    async def call(
+        self,
+        request: Request,
+        reply_type: type[_R],
+        *,
+        timeout: float | None = None,
+        op_id: str | None = None,
+    ) -> _R:
+        """Send ``request`` and wait for its reply (``reply_type`` is what this operation answers)."""
+        if REPLY_TYPES[request.op] is not reply_type:
+            raise TypeError(f"{request.op.name} answers {REPLY_TYPES[request.op].__name__}")
+        self._raise_if_lost()
+        body = encode_request(request, op_id=op_id)
+        if wire.MIN_LENGTH + len(body) > self.unit_max_frame:
+            raise FrameTooLargeError(f"request of {len(body)} bytes exceeds the unit's frame limit")
+        self._next_id = self._next_id % wire.MAX_REQUEST_ID + 1
+        request_id = self._next_id
+        pending = self._pending[request_id] = _Pending()
+        limit = self._call_timeout if timeout is None else timeout
+        try:
+            with trio.move_on_after(limit) as scope:
+                await self._send.send(wire.pack(request.op, request_id, body))
+                await pending.event.wait()
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            self._raise_if_lost()
+            raise UnitLostError(f"connection to unit {self.unit_id!r} is closed") from None
+        finally:
+            self._pending.pop(request_id, None)
+        if scope.cancelled_caught:
+            self._raise_if_lost()
+            raise UnitTimeoutError(f"unit {self.unit_id!r} did not answer {request.op.name} within {limit} s")
+        if pending.error is not None:
+            raise pending.error
+        if pending.kind == wire.Kind.ERROR:
+            raise decode_error(pending.body)
+        return decode_reply(reply_type, pending.body)
+
+    def _raise_if_lost(self) -> None:
+        if self._lost is not None:
+            raise UnitLostError(str(self._lost))
+
+    # --- typed operations ----------------------------------------------------------------------
+
+    async def health(self, *, timeout: float | None = None) -> HealthReport:
+        """The unit's health report."""
+        return await self.call(Health(), HealthReport, timeout=timeout)
+
+    async def metrics(self, *, timeout: float | None = None) -> MetricsReport:
+        """The unit's counters and latency percentiles."""
+        return await self.call(Metrics(), MetricsReport, timeout=timeout)
+
+    async def generate_key(
+        self,
+        algorithm: KeyAlgorithm | str,
+        paramset: str | None = None,
+        *,
+        timeout: float | None = None,
+        op_id: str | None = None,
+    ) -> KeyInfo:
+        """Generate a key pair (``paramset``: a GOST ``ParamSet`` member name; None for ECDSA)."""
+        request = GenerateKey(algorithm=str(algorithm), paramset=paramset)
+        return await self.call(request, KeyInfo, timeout=timeout, op_id=op_id)
+
+    async def sign_digests(
+        self, key: KeyRef, digests: Sequence[bytes], *, timeout: float | None = None, op_id: str | None = None
+    ) -> list[bytes]:
+        """Sign several digests with one key in one call; signatures in the same order."""
+        request = SignDigests(key=key, digests=tuple(digests))
+        reply = await self.call(request, Signatures, timeout=timeout, op_id=op_id)
+        if len(reply.signatures) != len(request.digests):
+            raise HsmProtocolError("the unit returned a different number of signatures")
+        return list(reply.signatures)
+
+    async def sign_digest(
+        self, key: KeyRef, digest: bytes, *, timeout: float | None = None, op_id: str | None = None
+    ) -> bytes:
+        """Sign one digest."""
+        return (await self.sign_digests(key, [digest], timeout=timeout, op_id=op_id))[0]
+
+    async def public_key(self, key: KeyRef, *, timeout: float | None = None) -> KeyInfo:
+        """The key's public half."""
+        return await self.call(GetPublicKey(key=key), KeyInfo, timeout=timeout)
+
+    async def agree(
+        self,
+        key: KeyRef,
+        peer_public: bytes,
+        *,
+        ukm: bytes = b"",
+        output_size: int = 32,
+        timeout: float | None = None,
+        op_id: str | None = None,
+    ) -> bytes:
+        """VKO (GOST) or ECDH (P-256) shared secret with the peer's public key."""
+        request = Agree(key=key, peer_public=peer_public, ukm=ukm, output_size=output_size)
+        return (await self.call(request, Secret, timeout=timeout, op_id=op_id)).secret
+
+    async def unwrap(
+        self,
+        key: KeyRef,
+        *,
+        peer_public: bytes,
+        ukm: bytes,
+        iv: bytes,
+        wrapped: bytes,
+        cipher: str = "kuznyechik",
+        timeout: float | None = None,
+        op_id: str | None = None,
+    ) -> bytes:
+        """KEG + KImp15 inside the unit: the content-encryption key sent to our GOST key."""
+        request = Unwrap(key=key, peer_public=peer_public, ukm=ukm, iv=iv, wrapped=wrapped, cipher=cipher)
+        return (await self.call(request, Secret, timeout=timeout, op_id=op_id)).secret
+
+    async def inject_fault(self, kind: FaultKind, *, timeout: float | None = None) -> None:
+        """Test-only: make the unit fail (the unit must run with ``--enable-test-faults``)."""
+        await self.call(InjectFault(kind=kind.value), Done, timeout=timeout)
+
+    # --- background tasks ----------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        try:
+            async with self._outbox:
+                async for frame in self._outbox:
+                    batch, size = [frame], len(frame)
+                    while size < _COALESCE_BYTES:
+                        try:
+                            more = self._outbox.receive_nowait()
+                        except trio.WouldBlock:
+                            break
+                        batch.append(more)
+                        size += len(more)
+                    await self._stream.send_all(b"".join(batch) if len(batch) > 1 else frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._mark_lost(f"cannot write to unit {self.unit_id!r}: {exc!r}")
+
+    async def _read_loop(self) -> None:
+        buffer = bytearray()
+        reason = f"unit {self.unit_id!r} closed the connection"
+        try:
+            while True:
+                data = await self._stream.receive_some(_RECEIVE_SIZE)
+                if not data:
+                    break
+                buffer += data
+                consumed = self._route_frames(buffer)
+                if consumed:
+                    del buffer[:consumed]
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            reason = f"connection to unit {self.unit_id!r} broke: {exc!r}"
+        except HsmError as exc:
+            reason = f"unit {self.unit_id!r} broke the protocol: {exc}"
+        self._mark_lost(reason)
+
+    def _route_frames(self, buffer: bytearray) -> int:
+        offset = 0
+        while len(buffer) - offset >= wire.PREFIX_SIZE:
+            (length,) = wire.LENGTH.unpack_from(buffer, offset)
+            wire.check_length(length, self._max_frame)
+            end = offset + wire.PREFIX_SIZE + length
+            if len(buffer) < end:
+                break
+            kind, request_id, body = wire.split(memoryview(buffer)[offset + wire.PREFIX_SIZE : end])
+            offset = end
+            if request_id == 0 and kind == wire.Kind.ERROR:
+                raise decode_error(body)  # a connection-level error: the unit hangs up after it
+            pending = self._pending.get(request_id)
+            if pending is not None:
+                pending.kind, pending.body = kind, body
+                pending.event.set()
+        return offset
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._lost is None:
+            self._lost = UnitLostError(reason)
+        for pending in self._pending.values():
+            if not pending.event.is_set():
+                pending.error = UnitLostError(str(self._lost))
+                pending.event.set()
+        self._send.close()
+
+    async def aclose(self) -> None:
+        """Close the connection; pending calls fail with :class:`UnitLostError`."""
+        self._mark_lost(f"connection to unit {self.unit_id!r} was closed by us")
+        await self._stream.aclose()
+
+
+async def _handshake(stream: trio.SocketStream, auth_key: bytes) -> dict[str, Any]:
+    hello_kind, hello = await _read_handshake_frame(stream)
+    if hello_kind != wire.Kind.HELLO:
+        raise HsmProtocolError("the unit did not start with HELLO")
+    info = auth.parse_hello(hello)
+    client_nonce = auth.new_nonce()
+    await stream.send_all(wire.pack(wire.Kind.AUTH, 0, auth.auth_body(auth_key, hello, client_nonce)))
+    kind, body = await _read_handshake_frame(stream)
+    if kind == wire.Kind.ERROR:
+        error = decode_error(body)
+        raise error if isinstance(error, HsmAuthError) else HsmAuthError(str(error))
+    if kind != wire.Kind.WELCOME:
+        raise HsmProtocolError("the unit answered AUTH with neither WELCOME nor ERROR")
+    auth.verify_welcome(auth_key, hello, client_nonce, body)
+    return info
+
+
+async def _read_handshake_frame(stream: trio.SocketStream) -> tuple[int, bytes]:
+    prefix = await _receive_exactly(stream, wire.PREFIX_SIZE)
+    (length,) = wire.LENGTH.unpack(prefix)
+    wire.check_length(length, wire.HANDSHAKE_MAX_FRAME)
+    kind, _, body = wire.split(await _receive_exactly(stream, length))
+    return kind, body
+
+
+async def _receive_exactly(stream: trio.SocketStream, size: int) -> bytes:
+    # Handshake frames only: nothing may be read past them, so read no more than asked.
+    data = bytearray()
+    while len(data) < size:
+        chunk = await stream.receive_some(size - len(data))
+        if not chunk:
+            raise UnitLostError("the unit closed the connection during the handshake")
+        data += chunk
+    return bytes(data)
+
+
+@asynccontextmanager
+async def open_unit_connection(
+    path: str | os.PathLike[str],
+    *,
+    auth_key: bytes,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+    call_timeout: float = DEFAULT_CALL_TIMEOUT_S,
+    max_frame: int = wire.DEFAULT_MAX_FRAME,
+) -> AsyncIterator[UnitConnection]:
+    """Connect to the unit at ``path``, authenticate with ``auth_key``, and serve calls in the block.
+
+    Raises :class:`UnitLostError` when nothing listens at ``path`` (or it hangs up), :class:`HsmAuthError`
+    when the keys differ, :class:`UnitTimeoutError` when the handshake takes longer than
+    ``connect_timeout``. ``call_timeout`` is the default of every call; ``max_frame`` bounds replies.
+    """
+    try:
+        with trio.fail_after(connect_timeout):
+            stream = await trio.open_unix_socket(os.fspath(path))
+            try:
+                hello = await _handshake(stream, auth_key)
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+    except trio.TooSlowError:
+        raise UnitTimeoutError(
+            f"no handshake with the unit at {Path(path)} within {connect_timeout} s"
+        ) from None
+    except OSError as exc:
+        raise UnitLostError(f"cannot connect to the unit at {Path(path)}: {exc.strerror or exc}") from exc
+    connection = UnitConnection(stream, hello, call_timeout=call_timeout, max_frame=max_frame)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connection._read_loop)
+        nursery.start_soon(connection._write_loop)
+        try:
+            yield connection
+        finally:
+            await connection.aclose()
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,327 @@
+"""The unit's RPC server: plain threads on a unix socket, dispatching requests to the slot pool.
+
+One thread accepts; one thread per connection reads frames, decodes them and submits jobs without
+waiting for them (many requests in flight per connection, answered in completion order). Slot
+threads encode their own replies and write them under the connection's send lock, so a reply
+costs no extra thread hop. HEALTH and METRICS are answered on the reader thread at once, never
+queued behind signing work.
+
+Back-pressure: a connection may have ``max_in_flight`` slot jobs outstanding; beyond that its
+reader stops reading (the client's writes then block in the kernel). A peer that stops reading
+replies for ``send_timeout`` seconds is disconnected. The unit process does little else, so
+threads are cheap here; the GIL is released by the engine and PKCS#11 calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+
+from actors.hsm import auth, wire
+from actors.hsm.errors import (
+    FrameTooLargeError,
+    HsmAuthError,
+    HsmError,
+    HsmProtocolError,
+    HsmRequestError,
+    HsmUnavailableError,
+    UnitStoppingError,
+    UnknownOperationError,
+)
+from actors.hsm.protocol import (
+    FaultKind,
+    Health,
+    HealthReport,
+    InjectFault,
+    Metrics,
+    MetricsReport,
+    Op,
+    Reply,
+    SignDigests,
+    decode_request,
+    encode_error,
+    encode_reply,
+)
+from actors.hsm.slots import Job, Outcome, SlotPool
+
+log = structlog.get_logger("klyuch.hsm.server")
+
+DEFAULT_MAX_IN_FLIGHT: Final = 1024
+DEFAULT_MAX_CONNECTIONS: Final = 64
+HANDSHAKE_TIMEOUT_S: Final = 5.0
+SEND_TIMEOUT_S: Final = 10.0
+FAULT_EXIT_STATUS: Final = 70
+_READ_BUFFER: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """What the server needs to know besides its collaborators."""
+
+    unit_id: str
+    """Announced in HELLO."""
+    backend: str
+    """``soft`` or ``pkcs11``, announced in HELLO."""
+    auth_key: bytes
+    """The shared secret of the handshake."""
+    max_frame: int = wire.DEFAULT_MAX_FRAME
+    """Largest frame accepted after authentication."""
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    """Slot jobs outstanding per connection before its reader pauses."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Connections served at once; more are closed at accept."""
+    faults_enabled: bool = False
+    """Accept INJECT_FAULT (tests only)."""
+    handshake_timeout: float = HANDSHAKE_TIMEOUT_S
+    send_timeout: float = SEND_TIMEOUT_S
+
+
+class UnitServer:
+    """Accepts authenticated connections and feeds their requests to the slot pool."""
+
+    def __init__(
+        self,
+        *,
+        listener: socket.socket,
+        config: ServerConfig,
+        pool: SlotPool,
+        record: Callable[..., None],
+        health: Callable[[], HealthReport],
+        metrics: Callable[[], MetricsReport],
+    ) -> None:
+        """``listener`` is bound and listening; ``record`` is :meth:`UnitMetrics.record`."""
+        self._listener = listener
+        self.config = config
+        self.pool = pool
+        self.record = record
+        self.health = health
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._connections: set[_Connection] = set()
+        self._stopping = False
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="hsm-accept", daemon=True)
+
+    @property
+    def stopping(self) -> bool:
+        """True once draining began: new requests are refused with :class:`UnitStoppingError`."""
+        return self._stopping
+
+    def start(self) -> None:
+        """Start accepting connections."""
+        self._accept_thread.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return  # the listener was closed: shutting down
+            with self._lock:
+                if self._stopping or len(self._connections) >= self.config.max_connections:
+                    sock.close()
+                    continue
+                connection = _Connection(self, sock)
+                self._connections.add(connection)
+            threading.Thread(target=connection.run, name="hsm-conn", daemon=True).start()
+
+    def forget(self, connection: _Connection) -> None:
+        """Called by a connection when it ends."""
+        with self._lock:
+            self._connections.discard(connection)
+
+    def connection_count(self) -> int:
+        """Connections open now."""
+        with self._lock:
+            return len(self._connections)
+
+    def drain(self, grace: float) -> None:
+        """Stop accepting, refuse new requests, and wait up to ``grace`` s for in-flight jobs."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        deadline = time.monotonic() + grace
+        while self.pool.in_flight() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Close every connection (their readers end)."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.close()
+
+
+class _Connection:
+    """One authenticated client: a reader thread plus replies written by slot threads."""
+
+    def __init__(self, server: UnitServer, sock: socket.socket) -> None:
+        self._server = server
+        self._config = server.config
+        self._sock = sock
+        self._send_lock = threading.Lock()
+        self._slots_free = threading.BoundedSemaphore(self._config.max_in_flight)
+        self._closed = False
+
+    def run(self) -> None:
+        try:
+            reader = self._sock.makefile("rb", buffering=_READ_BUFFER)
+            if self._handshake(reader):
+                self._serve(reader)
+        except (OSError, HsmProtocolError, ValueError) as exc:
+            log.debug("connection_ended", error=repr(exc))
+        finally:
+            self.close()
+            self._server.forget(self)
+
+    # --- frames ---------------------------------------------------------------------------------
+
+    def _read(self, reader: Any, max_frame: int) -> tuple[int, int, bytes] | None:
+        prefix = reader.read(wire.PREFIX_SIZE)
+        if not prefix:
+            return None
+        if len(prefix) < wire.PREFIX_SIZE:
+            raise HsmProtocolError("connection closed inside a frame header")
+        (length,) = wire.LENGTH.unpack(prefix)
+        wire.check_length(length, max_frame)
+        payload = reader.read(length)
+        if len(payload) < length:
+            raise HsmProtocolError("connection closed inside a frame")
+        return wire.split(payload)
+
+    def send(self, frame: bytes) -> None:
+        """Write one frame (from any thread); a broken peer closes the connection."""
+        try:
+            with self._send_lock:
+                self._sock.sendall(frame)
+        except OSError:
+            self.close()
+
+    def _send_error(self, request_id: int, error: HsmError) -> None:
+        self.send(wire.pack(wire.Kind.ERROR, request_id, encode_error(error)))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    # --- handshake ------------------------------------------------------------------------------
+
+    def _handshake(self, reader: Any) -> bool:
+        config = self._config
+        self._sock.settimeout(config.handshake_timeout)
+        hello = auth.hello_body(
+            unit_id=config.unit_id, backend=config.backend, max_frame=config.max_frame, nonce=auth.new_nonce()
+        )
+        self.send(wire.pack(wire.Kind.HELLO, 0, hello))
+        try:
+            frame = self._read(reader, wire.HANDSHAKE_MAX_FRAME)
+            if frame is None:
+                return False
+            client_nonce = _check_auth(config.auth_key, hello, frame)
+        except (HsmAuthError, FrameTooLargeError, HsmProtocolError) as exc:
+            log.warning("connection_refused", reason=str(exc))
+            self._send_error(0, exc if isinstance(exc, HsmAuthError) else HsmAuthError("handshake failed"))
+            return False
+        except TimeoutError:
+            log.warning("connection_refused", reason="handshake timeout")
+            return False
+        self.send(wire.pack(wire.Kind.WELCOME, 0, auth.welcome_body(config.auth_key, hello, client_nonce)))
+        self._sock.settimeout(None)
+        timeout = struct.pack("ll", int(config.send_timeout), int(config.send_timeout % 1 * 1e6))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
+        return True
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def _serve(self, reader: Any) -> None:
+        while not self._closed:
+            try:
+                frame = self._read(reader, self._config.max_frame)
+            except FrameTooLargeError as exc:
+                # The body cannot be skipped safely without reading it: answer and hang up.
+                self._send_error(0, exc)
+                return
+            if frame is None:
+                return
+            self._dispatch(*frame)
+
+    def _dispatch(self, kind: int, request_id: int, body: bytes) -> None:
+        received = time.perf_counter()
+        try:
+            request, op_id = decode_request(kind, body)
+        except HsmRequestError as exc:
+            self._send_error(request_id, exc)
+            return
+        op_name = Op(kind).name.lower()
+        answer = _Answer(self, request_id, op_name, received, op_id)
+        if isinstance(request, Health):
+            answer(self._server.health())
+        elif isinstance(request, Metrics):
+            answer(self._server.metrics())
+        elif isinstance(request, InjectFault) and not self._config.faults_enabled:
+            answer(UnknownOperationError("fault injection is disabled on this unit"))
+        elif isinstance(request, InjectFault) and request.kind == FaultKind.EXIT_UNIT:
+            log.warning("injected_fault_exit")
+            os._exit(FAULT_EXIT_STATUS)
+        elif self._server.stopping:
+            answer(UnitStoppingError("the unit is shutting down"))
+        else:
+            self._slots_free.acquire()
+            answer.release = self._slots_free.release
+            if isinstance(request, SignDigests):
+                answer.items = len(request.digests)
+            self._server.pool.submit(Job(request=request, respond=answer, op_id=op_id))
+
+
+def _check_auth(key: bytes, hello: bytes, frame: tuple[int, int, bytes]) -> bytes:
+    kind, _, body = frame
+    if kind != wire.Kind.AUTH:
+        raise HsmAuthError("expected AUTH")
+    return auth.verify_auth(key, hello, body)
+
+
+class _Answer:
+    """The ``respond`` callback of one request: encodes, records metrics, writes the frame."""
+
+    __slots__ = ("connection", "items", "op_id", "op_name", "received", "release", "request_id")
+
+    def __init__(
+        self, connection: _Connection, request_id: int, op_name: str, received: float, op_id: str | None
+    ) -> None:
+        self.connection = connection
+        self.request_id = request_id
+        self.op_name = op_name
+        self.received = received
+        self.op_id = op_id
+        self.items = 1
+        self.release: Callable[[], None] | None = None
+
+    def __call__(self, outcome: Outcome | Reply) -> None:
+        if isinstance(outcome, HsmError):
+            frame = wire.pack(wire.Kind.ERROR, self.request_id, encode_error(outcome))
+            code: str | None = outcome.code
+            if isinstance(outcome, HsmUnavailableError):
+                log.warning(
+                    "request_failed", op=self.op_name, op_id=self.op_id, code=code, error=str(outcome)
+                )
+        else:
+            frame = wire.pack(wire.Kind.OK, self.request_id, encode_reply(outcome))
+            code = None
+        server = self.connection._server
+        server.record(self.op_name, time.perf_counter() - self.received, items=self.items, error_code=code)
+        if self.release is not None:
+            self.release()
+        self.connection.send(frame)

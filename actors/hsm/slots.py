@@ -1,0 +1,497 @@
+"""HSM slots: pykka ``ThreadingActor`` workers, one backend session each, under a slot supervisor.
+
+::
+
+    server threads ──submit(Job)──► SlotPool ──tell──► SlotWorker × k ──pool.finish──► Job.respond
+                                       ▲                     │ on_failure / session open failed
+                                       └── install / take_down ◄── SlotSupervisor ◄── SlotDown
+
+pykka has no supervision, so this module adds the part the unit needs:
+
+* A job is told (never asked: nobody may block on a pykka future) and is recorded in the
+  :class:`SlotPool` under its slot until answered. Exactly one answer goes out per job:
+  :meth:`SlotPool.finish` removes it first.
+* A worker answers :class:`HsmError` outcomes itself. Any other exception is a bug or an
+  unforeseen native failure: the worker answers the job with :class:`SlotCrashedError`, re-raises,
+  and pykka calls ``on_failure``, which tells the supervisor ``SlotDown``. pykka drops the rest of
+  a dead actor's inbox silently, so the supervisor answers every job still recorded under that
+  slot with :class:`SlotCrashedError` before starting a replacement.
+* ``on_start`` never raises (pykka would stop the actor without ``on_failure``): a session that
+  does not open is reported as ``SlotDown`` as well.
+* Restarts are limited to ``intensity`` within ``period`` seconds; beyond that, or when a backend
+  reports :class:`UnitFailingError`, the supervisor escalates to the unit, which exits so its own
+  supervisor (in the server) restarts the process.
+* A large SIGN_DIGESTS request is split across the live slots and joined in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pykka
+import structlog
+
+from actors.hsm.backends.base import Backend, SlotSession
+from actors.hsm.errors import (
+    HsmError,
+    HsmRequestError,
+    NoSlotError,
+    SlotCrashedError,
+    UnitFailingError,
+    UnknownOperationError,
+)
+from actors.hsm.protocol import (
+    Agree,
+    Done,
+    FaultKind,
+    GenerateKey,
+    GetPublicKey,
+    InjectFault,
+    Reply,
+    Request,
+    Secret,
+    Signatures,
+    SignDigests,
+    Unwrap,
+)
+
+log = structlog.get_logger("klyuch.hsm.slots")
+
+Outcome = Reply | HsmError
+DEFAULT_INTENSITY: Final = 5
+DEFAULT_PERIOD_S: Final = 10.0
+SPLIT_MIN_CHUNK: Final = 8
+"""A SIGN_DIGESTS list is split across slots only into chunks of at least this many digests."""
+STOP_TIMEOUT_S: Final = 5.0
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """One accepted request on its way through a slot (identity-compared)."""
+
+    request: Request
+    """The decoded request."""
+    respond: Callable[[Outcome], None]
+    """Sends the answer; called exactly once, from whichever thread finishes the job."""
+    op_id: str | None = None
+    """Correlation id of the operation the request belongs to (for logs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotUp:
+    """A worker opened its session and takes jobs."""
+
+    index: int
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDown:
+    """A worker died (or could not open its session)."""
+
+    index: int
+    generation: int
+    reason: str
+
+
+@dataclass(slots=True)
+class SlotStartup:
+    """How the first start of the slots went, for the unit's main thread."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    """Set once every slot is up, or once one failed to open (then ``error`` says why)."""
+    error: str | None = None
+    """Why a slot could not open its session during start-up."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFailing:
+    """A backend failed beyond repair inside this process."""
+
+    reason: str
+
+
+def _items(job: Job) -> int:
+    return len(job.request.digests) if isinstance(job.request, SignDigests) else 1
+
+
+@dataclass(eq=False, slots=True)
+class _Slot:
+    index: int
+    generation: int = 0
+    ref: Any = None
+    alive: bool = False
+    jobs: dict[Job, int] = field(default_factory=dict)
+    """Outstanding jobs and their item counts."""
+    load: int = 0
+    session: SlotSession | None = None
+
+
+class _Join:
+    """Reassembles the signatures of a split SIGN_DIGESTS job, in order."""
+
+    def __init__(self, job: Job, parts: int) -> None:
+        self._job = job
+        self._lock = threading.Lock()
+        self._results: list[tuple[bytes, ...] | None] = [None] * parts
+        self._remaining = parts
+        self._done = False
+
+    def part(self, index: int) -> Callable[[Outcome], None]:
+        return lambda outcome: self._part_done(index, outcome)
+
+    def _part_done(self, index: int, outcome: Outcome) -> None:
+        with self._lock:
+            if self._done:
+                return
+            if isinstance(outcome, Signatures):
+                self._results[index] = outcome.signatures
+                self._remaining -= 1
+                if self._remaining:
+                    return
+                answer: Outcome = Signatures(tuple(sig for part in self._results if part for sig in part))
+            else:
+                answer = outcome
+            self._done = True
+        self._job.respond(answer)
+
+
+class SlotPool:
+    """The slot table shared by the server threads (submit) and the workers and supervisor."""
+
+    def __init__(self, size: int) -> None:
+        """A table of ``size`` slots, all down until installed."""
+        self._lock = threading.Lock()
+        self._slots = [_Slot(index) for index in range(size)]
+        self._next = 0
+        self._closed: HsmError | None = None
+        self.restarts = 0
+        """Workers replaced since start."""
+
+    @property
+    def size(self) -> int:
+        """Configured slots."""
+        return len(self._slots)
+
+    def alive_count(self) -> int:
+        """Slots with a running worker."""
+        with self._lock:
+            return sum(slot.alive for slot in self._slots)
+
+    def in_flight(self) -> int:
+        """Jobs handed to workers and not yet answered."""
+        with self._lock:
+            return sum(len(slot.jobs) for slot in self._slots)
+
+    def begin(self, index: int, generation: int) -> None:
+        """Announce the incarnation about to start in slot ``index`` (before its thread runs)."""
+        with self._lock:
+            slot = self._slots[index]
+            slot.generation, slot.session = generation, None
+
+    def install(self, index: int, generation: int, ref: Any) -> None:
+        """Make the started worker the live incarnation of slot ``index``."""
+        with self._lock:
+            slot = self._slots[index]
+            if slot.generation == generation:
+                slot.ref, slot.alive = ref, True
+
+    def attach_session(self, index: int, generation: int, session: SlotSession) -> None:
+        """Record a worker's open session (read for cache statistics only)."""
+        with self._lock:
+            slot = self._slots[index]
+            if slot.generation == generation:
+                slot.session = session
+
+    def take_down(self, index: int, generation: int, error: HsmError) -> Any:
+        """Mark slot ``index`` dead and answer its jobs with ``error``.
+
+        Returns the dead worker's ref, or None when the report is stale (another incarnation runs).
+        """
+        with self._lock:
+            slot = self._slots[index]
+            if slot.generation != generation or not slot.alive:
+                return None
+            slot.alive, slot.session = False, None
+            jobs, slot.jobs, slot.load = slot.jobs, {}, 0
+            ref = slot.ref
+        for job in jobs:
+            job.respond(error)
+        return ref
+
+    def cache_stats(self) -> tuple[int, int]:
+        """Summed ``(hits, misses)`` of the live sessions' key caches (a slightly stale read)."""
+        with self._lock:
+            sessions = [slot.session for slot in self._slots if slot.session is not None]
+        stats = [session.cache_stats() for session in sessions]
+        return sum(hits for hits, _ in stats), sum(misses for _, misses in stats)
+
+    def close(self, error: HsmError) -> None:
+        """Refuse new jobs with ``error`` and answer every outstanding one with it."""
+        with self._lock:
+            self._closed = error
+            pending = [job for slot in self._slots for job in slot.jobs]
+            for slot in self._slots:
+                slot.jobs, slot.load = {}, 0
+        for job in pending:
+            job.respond(error)
+
+    def refs(self) -> list[Any]:
+        """The current worker refs (for shutdown)."""
+        with self._lock:
+            return [slot.ref for slot in self._slots if slot.ref is not None]
+
+    def submit(self, job: Job) -> None:
+        """Hand ``job`` to the least-loaded live slot (splitting large signing lists); never blocks."""
+        request = job.request
+        if isinstance(request, SignDigests) and len(request.digests) >= 2 * SPLIT_MIN_CHUNK:
+            parts = min(self.alive_count(), len(request.digests) // SPLIT_MIN_CHUNK)
+            if parts > 1:
+                self._submit_split(job, request, parts)
+                return
+        self._submit_one(job)
+
+    def _submit_split(self, job: Job, request: SignDigests, parts: int) -> None:
+        join = _Join(job, parts)
+        digests = request.digests
+        size, extra = divmod(len(digests), parts)
+        start = 0
+        for index in range(parts):
+            end = start + size + (index < extra)
+            part = SignDigests(key=request.key, digests=digests[start:end])
+            self._submit_one(Job(request=part, respond=join.part(index), op_id=job.op_id))
+            start = end
+
+    def _submit_one(self, job: Job) -> None:
+        with self._lock:
+            refusal = self._closed
+            slot = None if refusal else self._pick()
+            if slot is not None:
+                items = _items(job)
+                slot.jobs[job] = items
+                slot.load += items
+                index, ref = slot.index, slot.ref
+        if slot is None:
+            job.respond(refusal or NoSlotError("no slot worker is alive"))
+            return
+        try:
+            ref.tell(job)
+        except pykka.ActorDeadError:
+            # The worker stopped between install and tell; its SlotDown may already have been handled.
+            self.finish(index, job, SlotCrashedError("the slot worker stopped"))
+
+    def _pick(self) -> _Slot | None:
+        count = len(self._slots)
+        best: _Slot | None = None
+        for offset in range(count):
+            slot = self._slots[(self._next + offset) % count]
+            if slot.alive and (best is None or slot.load < best.load):
+                best = slot
+        self._next = (self._next + 1) % count
+        return best
+
+    def finish(self, index: int, job: Job, outcome: Outcome) -> None:
+        """Answer ``job`` unless it was already answered (by a take-down or close)."""
+        with self._lock:
+            slot = self._slots[index]
+            items = slot.jobs.pop(job, None)
+            if items is not None:
+                slot.load -= items
+        if items is not None:
+            job.respond(outcome)
+
+
+def execute(session: SlotSession, request: Request) -> Reply:
+    """Run one request on a session (raises :class:`HsmError` for refusals)."""
+    if isinstance(request, SignDigests):
+        return Signatures(tuple(session.sign_digests(request.key, request.digests)))
+    if isinstance(request, GenerateKey):
+        return session.generate_key(request)
+    if isinstance(request, GetPublicKey):
+        return session.public_key(request.key)
+    if isinstance(request, Agree):
+        return Secret(session.agree(request))
+    if isinstance(request, Unwrap):
+        return Secret(session.unwrap(request))
+    if isinstance(request, InjectFault):
+        try:
+            kind = FaultKind(request.kind)
+        except ValueError:
+            raise HsmRequestError(f"unknown fault kind {request.kind!r}") from None
+        if kind is FaultKind.CRASH_SLOT:
+            raise RuntimeError("injected fault: crash_slot")
+        session.inject_fault(kind)
+        return Done()
+    raise UnknownOperationError(f"{type(request).__name__} is not a slot operation")
+
+
+class SlotWorker(pykka.ThreadingActor):
+    """One HSM slot: a thread with one backend session, running jobs one at a time."""
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        generation: int,
+        backend: Backend,
+        pool: SlotPool,
+        supervisor: pykka.ActorRef[Any],
+    ) -> None:
+        """Created by the supervisor; the session opens in the worker's own thread (``on_start``)."""
+        super().__init__()
+        self._index = index
+        self._generation = generation
+        self._backend = backend
+        self._pool = pool
+        self._supervisor = supervisor
+        self._session: SlotSession | None = None
+
+    def _tell_supervisor(self, message: object) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._supervisor.tell(message)
+
+    def on_start(self) -> None:
+        """Open the session; report failure as ``SlotDown`` (pykka would drop an exception here)."""
+        try:
+            self._session = self._backend.open_session()
+        except Exception as exc:
+            self._tell_supervisor(SlotDown(self._index, self._generation, f"session did not open: {exc!r}"))
+            return
+        self._pool.attach_session(self._index, self._generation, self._session)
+        self._tell_supervisor(SlotUp(self._index, self._generation))
+
+    def on_receive(self, message: Any) -> None:
+        """Run a :class:`Job` and answer it."""
+        if not isinstance(message, Job):
+            return
+        job = message
+        if self._session is None:
+            self._pool.finish(self._index, job, SlotCrashedError("the slot has no session"))
+            return
+        try:
+            outcome: Outcome = execute(self._session, job.request)
+        except HsmError as exc:
+            outcome = exc
+        except Exception:
+            self._pool.finish(
+                self._index, job, SlotCrashedError("the slot crashed while handling the request")
+            )
+            raise
+        self._pool.finish(self._index, job, outcome)
+        if isinstance(outcome, UnitFailingError):
+            self._tell_supervisor(UnitFailing(str(outcome)))
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """Close the session and report the crash."""
+        self._close_session()
+        self._tell_supervisor(SlotDown(self._index, self._generation, repr(exception_value)))
+
+    def on_stop(self) -> None:
+        """Close the session."""
+        self._close_session()
+
+    def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                session.close()
+            except Exception as exc:
+                log.warning("slot_session_close_failed", slot=self._index, error=repr(exc))
+
+
+class SlotSupervisor(pykka.ThreadingActor):
+    """Starts the k slot workers, replaces crashed ones, escalates when restarts come too fast."""
+
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        pool: SlotPool,
+        startup: SlotStartup,
+        on_escalate: Callable[[str], None],
+        intensity: int = DEFAULT_INTENSITY,
+        period: float = DEFAULT_PERIOD_S,
+    ) -> None:
+        """``on_escalate(reason)`` is called (from this actor's thread) when the unit must exit."""
+        super().__init__()
+        self._backend = backend
+        self._pool = pool
+        self._on_escalate = on_escalate
+        self._intensity = intensity
+        self._period = period
+        self._generations = [0] * pool.size
+        self._up: set[int] = set()
+        self._restarts: deque[float] = deque()
+        self._escalated = False
+        self._startup = startup
+
+    def on_start(self) -> None:
+        """Start every slot."""
+        for index in range(self._pool.size):
+            self._start(index)
+
+    def _start(self, index: int) -> None:
+        generation = self._generations[index] = self._generations[index] + 1
+        self._pool.begin(index, generation)
+        ref = SlotWorker.start(
+            index=index,
+            generation=generation,
+            backend=self._backend,
+            pool=self._pool,
+            supervisor=self.actor_ref,
+        )
+        self._pool.install(index, generation, ref)
+
+    def on_receive(self, message: Any) -> None:
+        """Handle worker life-cycle reports."""
+        if isinstance(message, SlotUp):
+            self._up.add(message.index)
+            if len(self._up) == self._pool.size:
+                self._startup.ready.set()
+        elif isinstance(message, SlotDown):
+            self._slot_down(message)
+        elif isinstance(message, UnitFailing):
+            self._escalate(message.reason)
+
+    def _slot_down(self, message: SlotDown) -> None:
+        ref = self._pool.take_down(message.index, message.generation, SlotCrashedError("the slot crashed"))
+        if ref is None:
+            return
+        self._up.discard(message.index)
+        # A worker whose session did not open is still running: stop it (a crashed one is gone already).
+        with contextlib.suppress(pykka.ActorDeadError):
+            ref.stop(block=False)
+        log.warning("slot_down", slot=message.index, generation=message.generation, reason=message.reason)
+        if not self._startup.ready.is_set():
+            self._startup.error = message.reason
+            self._startup.ready.set()
+            return
+        now = time.monotonic()
+        self._restarts.append(now)
+        while self._restarts and now - self._restarts[0] > self._period:
+            self._restarts.popleft()
+        if len(self._restarts) > self._intensity:
+            self._escalate(f"more than {self._intensity} slot restarts within {self._period} s")
+            return
+        self._pool.restarts += 1
+        self._start(message.index)
+
+    def _escalate(self, reason: str) -> None:
+        if self._escalated:
+            return
+        self._escalated = True
+        log.error("unit_escalation", reason=reason)
+        self._pool.close(UnitFailingError(reason))
+        self._on_escalate(reason)
+
+    def on_stop(self) -> None:
+        """Stop every worker (each finishes the jobs already in its inbox first)."""
+        for ref in self._pool.refs():
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                ref.stop(block=True, timeout=STOP_TIMEOUT_S)

@@ -1,0 +1,153 @@
+"""The wire format without processes: frames, message bodies, error codes, the handshake MACs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actors.hsm import auth, wire
+from actors.hsm.errors import (
+    BlobInvalidError,
+    FrameTooLargeError,
+    HsmAuthError,
+    HsmError,
+    HsmProtocolError,
+    HsmRequestError,
+    SlotCrashedError,
+    UnitLostError,
+    UnknownOperationError,
+    error_for_code,
+)
+from actors.hsm.protocol import (
+    REPLY_TYPES,
+    Agree,
+    GenerateKey,
+    HealthReport,
+    KeyInfo,
+    KeyRef,
+    Op,
+    SignDigests,
+    Signatures,
+    decode_error,
+    decode_reply,
+    decode_request,
+    encode_error,
+    encode_reply,
+    encode_request,
+)
+
+KEY_ID = "00112233445566778899aabbccddeeff"
+
+
+def test_frame_layout_is_length_kind_id_body() -> None:
+    frame = wire.pack(Op.SIGN_DIGESTS, 0x01020304, b"{}")
+    assert frame == b"\x00\x00\x00\x07\x04\x01\x02\x03\x04{}"
+    (length,) = wire.LENGTH.unpack(frame[:4])
+    assert wire.split(frame[4 : 4 + length]) == (Op.SIGN_DIGESTS, 0x01020304, b"{}")
+
+
+def test_frame_length_limits() -> None:
+    assert wire.check_length(100, 100) == 100
+    with pytest.raises(FrameTooLargeError):
+        wire.check_length(101, 100)
+    with pytest.raises(HsmProtocolError):
+        wire.check_length(4, 100)  # shorter than kind + request id
+
+
+@given(
+    digests=st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=50),
+    blob=st.one_of(st.none(), st.binary(max_size=200)),
+)
+def test_sign_request_round_trip(digests: list[bytes], blob: bytes | None) -> None:
+    request = SignDigests(key=KeyRef(KEY_ID, blob), digests=tuple(digests))
+    assert decode_request(Op.SIGN_DIGESTS, encode_request(request, op_id="op-1")) == (request, "op-1")
+
+
+def test_defaults_may_be_omitted_and_unknown_keys_are_ignored() -> None:
+    body = json.dumps({"algorithm": "ecdsa_p256", "future_field": 1}).encode()
+    assert decode_request(Op.GENERATE_KEY, body) == (GenerateKey(algorithm="ecdsa_p256", paramset=None), None)
+    agree = Agree(key=KeyRef(KEY_ID), peer_public=b"\x04" * 65)
+    assert decode_request(Op.AGREE, encode_request(agree))[0] == agree
+
+
+@pytest.mark.parametrize(
+    ("op", "body", "fragment"),
+    [
+        (Op.SIGN_DIGESTS, b"not json", "not JSON"),
+        (Op.SIGN_DIGESTS, b"[]", "JSON object"),
+        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}}', "digests: missing"),
+        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "xyz"}, "digests": []}', "32 hex digits"),
+        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "digests": ["!!"]}', "base64"),
+        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "digests": "AA=="}', "a list"),
+        (
+            Op.AGREE,
+            b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "peer_public": "", "output_size": true}',
+            "integer",
+        ),
+        (Op.GENERATE_KEY, b'{"algorithm": 5}', "a string"),
+    ],
+)
+def test_malformed_requests_are_request_errors(op: Op, body: bytes, fragment: str) -> None:
+    with pytest.raises(HsmRequestError, match=fragment):
+        decode_request(op, body)
+
+
+def test_too_many_digests_are_refused() -> None:
+    body = json.dumps({"key": {"key_id": KEY_ID}, "digests": ["AA=="] * 10_001}).encode()
+    with pytest.raises(HsmRequestError, match="more than"):
+        decode_request(Op.SIGN_DIGESTS, body)
+
+
+def test_unknown_operation() -> None:
+    with pytest.raises(UnknownOperationError):
+        decode_request(0x55, b"{}")
+
+
+def test_replies_round_trip_and_every_op_has_a_reply_type() -> None:
+    assert set(REPLY_TYPES) == set(Op)
+    info = KeyInfo(KEY_ID, "gost3410_2012_256", "TC26_256_A", b"\x01" * 64, blob=b"blob")
+    assert decode_reply(KeyInfo, encode_reply(info)) == info
+    assert info.ref() == KeyRef(KEY_ID, b"blob")
+    signatures = Signatures((b"a" * 64, b"b" * 64))
+    assert decode_reply(Signatures, encode_reply(signatures)) == signatures
+    with pytest.raises(HsmProtocolError):
+        decode_reply(HealthReport, b'{"status": "ok"}')
+
+
+@pytest.mark.parametrize("error", [SlotCrashedError("x"), BlobInvalidError("y"), UnitLostError("z")])
+def test_errors_cross_the_wire_as_their_class(error: HsmError) -> None:
+    again = decode_error(encode_error(error))
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert again.retryable == error.retryable
+
+
+def test_error_codes_are_unique_and_unknown_codes_degrade() -> None:
+    assert type(error_for_code("hsm_slot_crashed", "m")) is SlotCrashedError
+    assert type(error_for_code("from_a_newer_unit", "m")) is HsmError
+    with pytest.raises(HsmProtocolError):
+        decode_error(b'{"code": 1}')
+
+
+def test_handshake_macs_are_mutual_and_bound_to_both_nonces() -> None:
+    key = os.urandom(32)
+    hello = auth.hello_body(unit_id="u", backend="soft", max_frame=1 << 20, nonce=auth.new_nonce())
+    assert auth.parse_hello(hello)["unit_id"] == "u"
+    client_nonce = auth.new_nonce()
+    body = auth.auth_body(key, hello, client_nonce)
+    assert auth.verify_auth(key, hello, body) == client_nonce
+    with pytest.raises(HsmAuthError):
+        auth.verify_auth(os.urandom(32), hello, body)  # another key
+    other_hello = auth.hello_body(unit_id="u", backend="soft", max_frame=1 << 20, nonce=auth.new_nonce())
+    with pytest.raises(HsmAuthError):
+        auth.verify_auth(key, other_hello, body)  # replayed against a fresh HELLO
+    welcome = auth.welcome_body(key, hello, client_nonce)
+    auth.verify_welcome(key, hello, client_nonce, welcome)
+    with pytest.raises(HsmAuthError):
+        auth.verify_welcome(key, hello, auth.new_nonce(), welcome)  # not for our nonce
+    # The unit's MAC is not the client's: a client cannot reflect it back.
+    assert auth.client_mac(key, hello, client_nonce) != auth.unit_mac(key, hello, client_nonce)
