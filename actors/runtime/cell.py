@@ -44,9 +44,10 @@ class Cell:
         """Close the mailbox; without ``drain`` also answer every queued ask with ``ActorStoppedError``."""
         self.mailbox.close()
         if not drain:
-            self.dropped_tells += self.mailbox.reject_queued(self._not_handled)
+            self.dropped_tells += self.mailbox.reject_queued(self.not_handled_error)
 
-    def _not_handled(self) -> ActorStoppedError:
+    def not_handled_error(self) -> ActorStoppedError:
+        """The error a queued ask gets when the incarnation ends before handling it."""
         return ActorStoppedError(self.actor_id, "stopped before handling the request")
 
     async def stop(self, *, drain: bool, timeout: float | None) -> None:  # noqa: ASYNC109

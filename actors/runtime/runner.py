@@ -53,7 +53,7 @@ async def run_actor(
             nursery.cancel_scope.cancel()
     finally:
         registration.detach(cell)
-        cell.mailbox.seal(cell._not_handled)
+        cell.mailbox.seal(cell.not_handled_error)
         cell.stopped.set()
     if start_error is not None:
         raise ActorStartError(registration.id) from start_error
@@ -130,13 +130,15 @@ async def _end(
     structlog.contextvars.unbind_contextvars("op_id")
 
     def not_handled() -> ActorStoppedError:
-        error = ActorStoppedError(cell.actor_id, "stopped before handling the request")
+        error = cell.not_handled_error()
         error.__cause__ = failure
         return error
 
     dropped = cell.dropped_tells + cell.mailbox.seal(not_handled)
     if failure is not None:
         log.error("actor_crashed", error_type=type(failure).__name__, exc_info=failure)
+    if dropped:
+        log.warning("actor_dropped_tells", count=dropped)
     if cancelled:
         # A cancelled actor still gets to release its resources, but only for a bounded time.
         with trio.move_on_after(actor.stop_grace, shield=True):
@@ -144,8 +146,6 @@ async def _end(
         log.warning("actor_hooks_timed_out", grace_s=actor.stop_grace)
         return failure
     result = await _run_hooks(actor, failure)
-    if dropped:
-        log.warning("actor_dropped_tells", count=dropped)
     log.debug("actor_stopped")
     return result
 

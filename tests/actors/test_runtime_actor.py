@@ -327,3 +327,40 @@ async def test_actor_can_stop_itself_from_receive() -> None:
     assert not ref.is_running
     with pytest.raises(ActorStoppedError):
         await ref.ask("again")
+
+
+async def test_start_waits_for_a_background_task_to_be_ready_and_its_later_failure_crashes() -> None:
+    system = ActorSystem("t")
+    events: list[str] = []
+
+    class WithListener(Counter):
+        async def on_start(self) -> None:
+            await super().on_start()
+            self.port = await self.start(self.listener)
+
+        async def listener(self, *, task_status: trio.TaskStatus[int]) -> None:
+            task_status.started(8443)
+            await trio.sleep(0.01)
+            raise OSError("socket closed")
+
+        async def receive(self, message: Any) -> Any:
+            return self.port
+
+    with pytest.RaisesGroup(OSError):
+        async with trio.open_nursery() as nursery:
+            ref = await system.spawn(nursery, WithListener(events), id="listener")
+            assert await ref.ask("port?") == 8443
+    assert events == ["on_start", "on_failure:OSError", "on_stop"]
+
+
+async def test_a_failing_on_stop_turns_a_stop_into_a_failure() -> None:
+    system = ActorSystem("t")
+
+    class BadStop(Actor):
+        async def on_stop(self) -> None:
+            raise RuntimeError("could not flush")
+
+    with pytest.RaisesGroup(pytest.RaisesExc(RuntimeError, match="flush")):
+        async with trio.open_nursery() as nursery:
+            ref = await system.spawn(nursery, BadStop(), id="bad")
+            await ref.stop()
