@@ -111,11 +111,11 @@ def prepare_data_dir(account: ServerAccount, data_dir: Path) -> None:
     """
     try:
         _create_parents(account, data_dir.parent)
+        if account.switch:
+            require_traversable(account, data_dir.parent)
         _create_data_dir(account, data_dir)
     except PermissionError as exc:
         raise EmbeddedPermissionError(f"cannot create the data folder {data_dir}: {exc}") from exc
-    if account.switch:
-        require_traversable(account, data_dir.parent)
 
 
 def _create_parents(account: ServerAccount, folder: Path) -> None:
