@@ -80,21 +80,25 @@ def registered_providers() -> list[RowProvider]:
 
 
 def time_op(op: Callable[[], object], config: BenchConfig) -> tuple[float, dict[str, float]]:
-    """Median µs per call of ``op`` over ``config.rounds`` batches of ``config.seconds / rounds``.
+    """Median CPU µs per call of ``op`` over ``config.rounds`` batches of ``config.seconds / rounds``.
 
-    Returns the median and the extra numbers (min, max, calls).
+    Time is this thread's CPU time (as ``openssl speed`` and ``floor.c`` count it), so other
+    processes on a shared machine do not inflate the numbers; a batch also ends after three times
+    its length in wall time. Returns the median and the extra numbers (min, max, calls).
     """
     op()  # warm-up: first-use initialisation is not what we measure
     batch = config.seconds / config.rounds
     per_round: list[float] = []
     calls = 0
     for _ in range(config.rounds):
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < batch:
+        count, cpu_start, wall_start = 0, time.thread_time(), time.perf_counter()
+        while (
+            cpu := time.thread_time() - cpu_start
+        ) < batch and time.perf_counter() - wall_start < 3 * batch:
             for _ in range(8):
                 op()
             count += 8
-        per_round.append(elapsed / count * 1e6)
+        per_round.append(cpu / count * 1e6)
         calls += count
     return statistics.median(per_round), {"min": min(per_round), "max": max(per_round), "calls": calls}
 

@@ -195,13 +195,22 @@ def private_scalar(pkey: int, paramset: ParamSet) -> bytes:
 
 
 def sign_digest(pkey: int, digest: bytes, signature_size: int) -> bytes:
-    """Sign a digest; returns s‖r big-endian exactly as the engine packs it."""
+    """Sign a digest; returns s‖r big-endian exactly as the engine packs it.
+
+    Written out flat (no helper objects): this is the hot path, and the binding's overhead over
+    the engine's own time is a benchmarked target.
+    """
     n = native()
-    out = ctypes.create_string_buffer(signature_size)
-    out_len = _size_t(signature_size)
-    with _Ctx(n.ctx_new(pkey, None), "sign") as ctx:
-        ctx.ok(n.sign_init(ctx.ptr), "sign_init")
-        ctx.ok(n.sign(ctx.ptr, out, ctypes.byref(out_len), digest, len(digest)), "sign")
+    ctx = n.ctx_new(pkey, None)
+    if not ctx:
+        raise crypto_error("sign: EVP_PKEY_CTX_new")
+    try:
+        out = ctypes.create_string_buffer(signature_size)
+        out_len = _size_t(signature_size)
+        if n.sign_init(ctx) <= 0 or n.sign(ctx, out, ctypes.byref(out_len), digest, len(digest)) <= 0:
+            raise crypto_error("sign")
+    finally:
+        n.ctx_free(ctx)
     if out_len.value != signature_size:
         raise CryptoError(f"sign: engine returned {out_len.value} bytes, expected {signature_size}")
     return out.raw
@@ -210,13 +219,19 @@ def sign_digest(pkey: int, digest: bytes, signature_size: int) -> bytes:
 def verify_digest(pkey: int, digest: bytes, signature: bytes) -> bool:
     """True when ``signature`` (s‖r) is valid for ``digest``; False for any mismatch."""
     n = native()
-    with _Ctx(n.ctx_new(pkey, None), "verify") as ctx:
-        ctx.ok(n.verify_init(ctx.ptr), "verify_init")
-        result = n.verify(ctx.ptr, signature, len(signature), digest, len(digest))
+    ctx = n.ctx_new(pkey, None)
+    if not ctx:
+        raise crypto_error("verify: EVP_PKEY_CTX_new")
+    try:
+        if n.verify_init(ctx) <= 0:
+            raise crypto_error("verify: verify_init")
+        result = n.verify(ctx, signature, len(signature), digest, len(digest))
+    finally:
+        n.ctx_free(ctx)
     if result != 1:
         # A bad signature queues "signature mismatch"; it is an answer, not an error.
         clear_errors()
-    return result == 1
+    return bool(result == 1)
 
 
 def derive(pkey: int, peer: int, ukm: bytes, *, vko_bits: int | None, output_size: int) -> bytes:
