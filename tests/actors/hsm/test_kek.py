@@ -12,6 +12,7 @@ import pytest
 from actors.hsm import blobs, kek
 from actors.hsm.errors import BlobInvalidError, KekError, KekFormatError, KekUnsealError
 from actors.hsm.protocol import KeyAlgorithm
+from signing.gost.kdf import kdf_gostr3411_2012_256, pbkdf2_gostr3411_2012_512
 from signing.gost.kexp15 import kimp15
 from signing.gost.params import ParamSet
 
@@ -36,8 +37,6 @@ def test_seal_round_trip_and_fingerprint(sealed: tuple[kek.Kek, bytes]) -> None:
 
 def test_sealing_matches_the_documented_construction(sealed: tuple[kek.Kek, bytes]) -> None:
     """Recompute the unseal with the signing layer's primitives, straight from the docstring."""
-    from signing.gost.kdf import kdf_gostr3411_2012_256, pbkdf2_gostr3411_2012_512
-
     key, content = sealed
     doc = json.loads(content)
     base = pbkdf2_gostr3411_2012_512(

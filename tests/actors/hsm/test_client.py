@@ -1,0 +1,208 @@
+"""The client against real units: authentication, limits, pipelining, timeouts, a killed unit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import trio
+
+from actors.hsm import auth, wire
+from actors.hsm.client import open_unit_connection
+from actors.hsm.errors import (
+    FrameTooLargeError,
+    HsmAuthError,
+    HsmRequestError,
+    UnitLostError,
+    UnitTimeoutError,
+    UnknownOperationError,
+)
+from actors.hsm.protocol import FaultKind, KeyAlgorithm, Op, decode_error
+from signing.gost import GostPublicKey, ParamSet, streebog_digest
+
+from .conftest import StartUnit, Unit
+
+
+async def _raw_connection(unit: Unit) -> trio.SocketStream:
+    """An authenticated socket, speaking frames by hand."""
+    stream = await trio.open_unix_socket(os.fspath(unit.socket))
+    _, hello = await _read_frame(stream)
+    nonce = auth.new_nonce()
+    await stream.send_all(wire.pack(wire.Kind.AUTH, 0, auth.auth_body(unit.auth_key, hello, nonce)))
+    kind, _ = await _read_frame(stream)
+    assert kind == wire.Kind.WELCOME
+    return stream
+
+
+async def _read_frame(stream: trio.SocketStream) -> tuple[int, bytes]:
+    data = b""
+    while len(data) < 4 or len(data) < 4 + wire.LENGTH.unpack(data[:4])[0]:
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            raise EOFError
+        data += chunk
+    kind, _, body = wire.split(data[4:])
+    return kind, body
+
+
+async def test_wrong_secret_is_refused_and_the_unit_keeps_serving(soft_pair: tuple[Unit, Unit]) -> None:
+    unit, _ = soft_pair
+    with pytest.raises(HsmAuthError):
+        async with open_unit_connection(unit.socket, auth_key=os.urandom(32)):
+            pass  # pragma: no cover - never reached
+    async with unit.connect() as hsm:
+        assert (await hsm.health()).status == "ok"
+
+
+async def test_the_client_checks_the_unit_holds_the_secret_too(soft_pair: tuple[Unit, Unit]) -> None:
+    unit_a, unit_b = soft_pair
+    # Unit B's key is not A's: B refuses us before we could check its WELCOME. Either way: typed.
+    with pytest.raises(HsmAuthError):
+        async with open_unit_connection(unit_b.socket, auth_key=unit_a.auth_key):
+            pass  # pragma: no cover
+
+
+async def test_connecting_to_nothing_is_unit_lost() -> None:
+    with pytest.raises(UnitLostError, match="cannot connect"):
+        async with open_unit_connection("/tmp/klyuch-no-such-unit.sock", auth_key=os.urandom(32)):
+            pass  # pragma: no cover
+
+
+async def test_a_silent_peer_times_out_the_handshake() -> None:
+    path = f"/tmp/kh-silent-{os.getpid()}.sock"
+    listener = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+    await listener.bind(path)
+    listener.listen(1)
+    try:
+        with pytest.raises(UnitTimeoutError, match="handshake"):
+            async with open_unit_connection(path, auth_key=os.urandom(32), connect_timeout=0.3):
+                pass  # pragma: no cover
+    finally:
+        listener.close()
+        os.unlink(path)
+
+
+async def test_frame_too_large_is_refused_then_the_connection_closes(unit_factory: StartUnit) -> None:
+    unit = await unit_factory("small", max_frame=4096)
+    stream = await _raw_connection(unit)
+    # Only the header: the unit must refuse on the announced length, before any body arrives.
+    await stream.send_all(wire.HEADER.pack(wire.MIN_LENGTH + 10_000, Op.SIGN_DIGESTS, 7))
+    kind, body = await _read_frame(stream)
+    assert kind == wire.Kind.ERROR
+    assert isinstance(decode_error(body), FrameTooLargeError)
+    with pytest.raises(EOFError):
+        await _read_frame(stream)
+    await stream.aclose()
+    async with unit.connect() as hsm:
+        assert hsm.unit_max_frame == 4096
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        with pytest.raises(FrameTooLargeError):
+            await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 200)  # refused here, nothing sent
+        assert len(await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 10)) == 10
+
+
+async def test_unknown_operations_and_bad_bodies_get_typed_errors(soft_pair: tuple[Unit, Unit]) -> None:
+    unit, _ = soft_pair
+    stream = await _raw_connection(unit)
+    await stream.send_all(wire.pack(0x42, 1, b"{}"))
+    kind, body = await _read_frame(stream)
+    assert (kind, type(decode_error(body))) == (wire.Kind.ERROR, UnknownOperationError)
+    await stream.send_all(wire.pack(Op.SIGN_DIGESTS, 2, b"{not json"))
+    kind, body = await _read_frame(stream)
+    assert (kind, type(decode_error(body))) == (wire.Kind.ERROR, HsmRequestError)
+    # Fault injection is off on ordinary units.
+    await stream.send_all(wire.pack(Op.INJECT_FAULT, 3, b'{"kind": "exit_unit"}'))
+    kind, body = await _read_frame(stream)
+    assert isinstance(decode_error(body), UnknownOperationError)
+    await stream.aclose()
+
+
+async def test_concurrent_calls_are_pipelined_on_one_connection(soft_pair: tuple[Unit, Unit]) -> None:
+    unit, _ = soft_pair
+    paramset = ParamSet.TC26_256_A
+    async with unit.connect() as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, paramset.name)
+        digests = [streebog_digest(i.to_bytes(2, "big"), size=32) for i in range(200)]
+        signatures: dict[int, bytes] = {}
+        most_in_flight = 0
+
+        async def sign(index: int) -> None:
+            nonlocal most_in_flight
+            most_in_flight = max(most_in_flight, hsm.in_flight + 1)
+            signatures[index] = await hsm.sign_digest(info.ref(), digests[index])
+
+        async with trio.open_nursery() as nursery:
+            for index in range(len(digests)):
+                nursery.start_soon(sign, index)
+        # A big list and a health check: the health answer overtakes the list (replies in completion order).
+        order: list[str] = []
+
+        async def big() -> None:
+            await hsm.sign_digests(info.ref(), digests * 5)
+            order.append("big")
+
+        async def health() -> None:
+            await trio.sleep(0.005)
+            await hsm.health()
+            order.append("health")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(big)
+            nursery.start_soon(health)
+    assert most_in_flight > 50
+    public = GostPublicKey.from_point_bytes(paramset, info.public_key)
+    for index, digest in enumerate(digests):
+        public.verify_digest(digest, signatures[index])
+    assert order == ["health", "big"]
+
+
+async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) -> None:
+    unit = await unit_factory("sleepy")
+    async with unit.connect(call_timeout=0.3) as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        unit.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(UnitTimeoutError) as caught:
+                await hsm.sign_digest(info.ref(), b"\x00" * 32)
+            assert caught.value.retryable
+        finally:
+            unit.process.send_signal(signal.SIGCONT)
+        # The late reply is dropped; the connection still works.
+        assert len(await hsm.sign_digest(info.ref(), b"\x01" * 32, timeout=5.0)) == 64
+
+
+async def test_a_killed_unit_fails_pending_and_later_calls_with_unit_lost(unit_factory: StartUnit) -> None:
+    unit = await unit_factory("doomed")
+    async with unit.connect(call_timeout=30.0) as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        outcomes: list[UnitLostError] = []
+
+        async def sign_a_lot() -> None:
+            try:
+                await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 5000)
+            except UnitLostError as exc:
+                outcomes.append(exc)
+
+        started = time.monotonic()
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(sign_a_lot)
+            await trio.sleep(0.1)
+            unit.process.send_signal(signal.SIGKILL)
+        assert len(outcomes) == 4
+        assert all(exc.retryable for exc in outcomes)
+        assert time.monotonic() - started < 5  # seen as lost at once, not after the 30 s timeout
+        assert hsm.is_lost
+        with pytest.raises(UnitLostError):
+            await hsm.health()
+    assert await unit.process.wait() == -signal.SIGKILL
+
+
+async def test_exit_fault_is_seen_as_unit_lost(unit_factory: StartUnit) -> None:
+    unit = await unit_factory("exiting", test_faults=True)
+    async with unit.connect() as hsm:
+        with pytest.raises(UnitLostError):
+            await hsm.inject_fault(FaultKind.EXIT_UNIT)
+    assert await unit.process.wait() == 70
