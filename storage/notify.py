@@ -16,6 +16,7 @@ Delivery rules a consumer must know:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable
@@ -75,27 +76,29 @@ class Listener:
         self._conn: asyncpg.Connection | None = None
         self._subs: dict[str, dict[int, TrioSubscriber]] = {}
         self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
 
     async def subscribe(self, channel: str, subscriber: TrioSubscriber) -> int:
         """Add a subscriber, LISTENing on ``channel`` first if needed; returns its key."""
-        with translated():
-            conn = await self._connection()
-            if channel not in self._subs:
-                await conn.add_listener(channel, self._on_notify)
-                self._subs[channel] = {}
-        key = next(self._ids)
-        self._subs[channel][key] = subscriber
-        return key
+        async with self._lock:  # one connection, and one LISTEN per channel, however many callers
+            with translated():
+                conn = await self._connection()
+                if channel not in self._subs:
+                    await conn.add_listener(channel, self._on_notify)
+            key = next(self._ids)
+            self._subs.setdefault(channel, {})[key] = subscriber
+            return key
 
     async def unsubscribe(self, channel: str, key: int) -> None:
         """Remove a subscriber; UNLISTEN when it was the channel's last one."""
-        subs = self._subs.get(channel)
-        if subs is None or subs.pop(key, None) is None or subs:
-            return
-        del self._subs[channel]
-        if self._conn is not None and not self._conn.is_closed():
-            with translated():
-                await self._conn.remove_listener(channel, self._on_notify)
+        async with self._lock:
+            subs = self._subs.get(channel)
+            if subs is None or subs.pop(key, None) is None or subs:
+                return
+            del self._subs[channel]
+            if self._conn is not None and not self._conn.is_closed():
+                with translated():
+                    await self._conn.remove_listener(channel, self._on_notify)
 
     async def close(self) -> None:
         """End every subscription and close the connection."""

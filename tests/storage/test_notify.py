@@ -95,3 +95,36 @@ async def test_losing_the_listen_connection_ends_the_channel(db: Database, pg_se
         async with other.listen("fragile") as again:  # the next subscription reconnects
             await db.notify("fragile", "back")
             assert await _receive(again, 1) == ["back"]
+
+
+async def test_concurrent_subscriptions_share_one_listen_connection(
+    db: Database, pg_settings: Settings
+) -> None:
+    async def listeners(conn: Connection) -> int:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+        )
+        return count
+
+    got: list[str] = []
+    subscribed = 0
+    all_in = trio.Event()
+    async with open_database(pg_settings) as other:
+
+        async def subscriber() -> None:
+            nonlocal subscribed
+            async with other.listen("crowd") as payloads:
+                subscribed += 1
+                if subscribed == 10:
+                    all_in.set()
+                got.append(await payloads.receive())
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(10):
+                nursery.start_soon(subscriber)
+            with trio.fail_after(5):
+                await all_in.wait()
+            assert await db.run(listeners) == 1
+            await db.notify("crowd", "hello")
+    assert got == ["hello"] * 10
