@@ -64,7 +64,7 @@ class ActorStoppedError(ActorError):
 
 
 class ActorRestartingError(ActorStoppedError):
-    """The actor is registered but has no running incarnation yet (starting, or a restart is pending).
+    """The actor is registered but has no incarnation right now (a restart is pending, or it is launching).
 
     Try again later.
     """

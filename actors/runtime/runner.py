@@ -27,9 +27,11 @@ async def run_actor(
 ) -> None:
     """Run ``actor`` as one incarnation under ``registration`` until it stops.
 
-    Calls ``task_status.started(ref)`` only after ``on_start`` succeeded. Returns after a stop (also one
-    that ended in a kill); raises ``ActorStartError`` if it could not start and the crash exception after
-    a crash. Cancellation propagates. Whatever happens, every queued ask gets an answer.
+    The mailbox accepts messages from the start, so messages sent during ``on_start`` (also by the
+    actor to itself) wait and are handled right after it; ``task_status.started(ref)`` is called only
+    after ``on_start`` succeeded. Returns after a stop (also one that ended in a kill); raises
+    ``ActorStartError`` if it could not start and the crash exception after a crash. Cancellation
+    propagates. Whatever happens, every queued ask gets an answer.
     """
     cell = Cell(registration.id, mailbox_size)
     cell.task = trio.lowlevel.current_task()
@@ -37,26 +39,30 @@ async def run_actor(
     # An actor outlives the request that spawned it: start from a clean logging context.
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(actor=registration.id)
-    start_error: Exception | None = None
+    start_error: BaseException | None = None
     failure: BaseException | None = None
+    started = False
     try:
         # The nursery's own cancel scope doubles as the kill switch: it absorbs the Cancelled it causes,
         # so a killed incarnation ends like a stopped one.
         async with trio.open_nursery() as nursery:
             cell.nursery = nursery
+            registration.attach(cell)
             start_error = await _start(actor)
             if start_error is None:
-                registration.attach(cell)
                 task_status.started(registration.ref)
+                started = True
                 system.log.debug("actor_started")
                 failure = await _live(actor, cell)
             nursery.cancel_scope.cancel()
     finally:
         registration.detach(cell)
-        cell.mailbox.seal(cell.not_handled_error)
+        cell.mailbox.seal(lambda: _not_handled(cell, start_error))
         cell.stopped.set()
-    if start_error is not None:
-        raise ActorStartError(registration.id) from start_error
+    if not started:
+        # Killed during on_start (a stop whose timeout ran out) also counts as a failed start.
+        cause = start_error or ActorStoppedError(registration.id, "was stopped while starting")
+        raise ActorStartError(registration.id) from cause
     if failure is not None:
         raise failure
 
@@ -111,6 +117,12 @@ async def _serve(actor: Actor, cell: Cell) -> Exception | None:
     return cell.background_failure
 
 
+def _not_handled(cell: Cell, cause: BaseException | None) -> ActorStoppedError:
+    error = cell.not_handled_error()
+    error.__cause__ = cause
+    return error
+
+
 def _bind_op_id(op_id: object) -> None:
     if op_id is None:
         structlog.contextvars.unbind_contextvars("op_id")
@@ -129,12 +141,7 @@ async def _end(
     log = actor.context.system.log
     structlog.contextvars.unbind_contextvars("op_id")
 
-    def not_handled() -> ActorStoppedError:
-        error = cell.not_handled_error()
-        error.__cause__ = failure
-        return error
-
-    dropped = cell.dropped_tells + cell.mailbox.seal(not_handled)
+    dropped = cell.dropped_tells + cell.mailbox.seal(lambda: _not_handled(cell, failure))
     if failure is not None:
         log.error("actor_crashed", error_type=type(failure).__name__, exc_info=failure)
     if dropped:

@@ -364,3 +364,41 @@ async def test_a_failing_on_stop_turns_a_stop_into_a_failure() -> None:
         async with trio.open_nursery() as nursery:
             ref = await system.spawn(nursery, BadStop(), id="bad")
             await ref.stop()
+
+
+async def test_messages_sent_during_on_start_wait_and_are_handled_after_it() -> None:
+    system = ActorSystem("t")
+
+    class SelfPriming(Counter):
+        async def on_start(self) -> None:
+            self.ref.tell(Add(10))  # to itself, before it is ready
+            await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        ref = await system.spawn(nursery, SelfPriming(), id="primed")
+        assert await ref.ask(Add(1)) == 11
+        await ref.stop()
+
+
+async def test_asks_queued_during_a_failing_on_start_get_actor_stopped() -> None:
+    system = ActorSystem("t")
+    answers: list[BaseException] = []
+
+    class SlowBroken(Actor):
+        async def on_start(self) -> None:
+            await trio.sleep(0.01)
+            raise OSError("no device")
+
+    async def early_ask() -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        try:
+            await system.lookup("broken").ask("hello")
+        except ActorStoppedError as exc:
+            answers.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(early_ask)
+        with pytest.raises(ActorStartError):
+            await system.spawn(nursery, SlowBroken(), id="broken")
+    assert len(answers) == 1
+    assert isinstance(answers[0].__cause__, OSError)

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.errors import ActorStoppedError
+from actors.errors import ActorStartError, ActorStoppedError
 from actors.runtime import Actor, ActorRef, ActorSystem
 
 
@@ -196,3 +196,25 @@ async def test_a_stopping_actor_refuses_messages_as_stopped_not_restarting() -> 
         await ref.stop()
     assert [type(e).__name__ for e in seen] == ["ActorStoppedError"]
     assert not ref.is_running
+
+
+async def test_killing_an_actor_during_on_start_fails_its_start(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    system = ActorSystem("t")
+
+    class Hangs(Actor):
+        async def on_start(self) -> None:
+            await trio.sleep_forever()
+
+    async def impatient() -> None:
+        await trio.sleep(1)
+        await system.lookup("hangs").stop(timeout=2)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(impatient)
+        with pytest.raises(ActorStartError) as info:
+            await system.spawn(nursery, Hangs(), id="hangs")
+    assert isinstance(info.value.__cause__, ActorStoppedError)
+    assert trio.current_time() == pytest.approx(3.0)
+    assert system.whereis("hangs") is None
