@@ -23,7 +23,11 @@ DEFAULT_ASK_TIMEOUT = 5.0
 
 @runtime_checkable
 class ActorRef(Protocol):
-    """Address of an actor: messages are values, delivery is local and in order per sender."""
+    """Address of an actor: messages are values, delivery is local and in order per sender.
+
+    Refs belong to the trio run of their ``ActorSystem``; another thread reaches an actor through
+    ``trio.from_thread.run_sync(ref.tell, message)`` (mailboxes are trio channels, not thread-safe).
+    """
 
     @property
     def id(self) -> str:
