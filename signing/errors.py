@@ -6,6 +6,7 @@
      ├─ EngineUnavailableError        engine_unavailable   (OpenSSL / gost engine missing)
      ├─ CryptoError                   crypto_error         (a native call failed)
      │   └─ InvalidSignatureError     invalid_signature
+     │       └─ IntegrityCheckError   integrity_check_failed (a MAC over wrapped data does not match)
      ├─ InvalidInputError             invalid_input        (bad lengths, unknown parameters)
      │   └─ MalformedDataError        malformed_data       (truncated or malformed DER/PEM)
      └─ UnsupportedAlgorithmError     unsupported_algorithm
@@ -38,6 +39,12 @@ class InvalidSignatureError(CryptoError):
     """A signature does not verify."""
 
     code = "invalid_signature"
+
+
+class IntegrityCheckError(InvalidSignatureError):
+    """Authenticated data (a KImp15 blob, a sealed key) fails its MAC: tampered or the wrong key."""
+
+    code = "integrity_check_failed"
 
 
 class InvalidInputError(SigningError):

@@ -13,7 +13,10 @@ Module map::
      ├─ kdf ............ KDF_256, KDF_TREE_256 (R 50.1.113-2016), PBKDF2-Streebog-512 (R 50.1.111-2016)
      ├─ keys ........... GostPrivateKey / GostPublicKey: generate, load, sign, verify, VKO, KEG
      ├─ vko ............ VKO_GOSTR3410_2012_256/512 and KEG through the engine
-     ├─ cipher* ........ Kuznyechik / Magma (GOST R 34.12/34.13-2015) — see the cipher section below
+     ├─ cipher ......... Kuznyechik / Magma (GOST R 34.12/34.13-2015): ECB, CBC, CTR, CTR-ACPKM, OMAC
+     ├─ cipher_native .. EVP cipher/MAC templates through gostprov (or the engine when it is loaded)
+     ├─ cipher_stream .. streaming encryptors and MACs
+     ├─ cipher_padding . GOST 34.13 padding procedure 2
      └─ kexp15 ......... KExp15 / KImp15 key export
 
 Nothing runs at import: the providers, the engine and the self-tests load on first use, and a
@@ -47,8 +50,33 @@ __all__ = [
     "streebog_digest",
 ]
 
-# --- cipher exports (Kuznyechik / Magma / KExp15): owned by the cipher helper -----------------
-# Import the cipher API here and extend __all__ with its names, e.g.
-#   from signing.gost.cipher import ...
-#   __all__ += [...]
-# --- end of cipher exports ----------------------------------------------------------------------
+from signing.gost.cipher import (
+    Algorithm,
+    BlockCipher,
+    Kuznyechik,
+    Magma,
+    Mode,
+    decrypt,
+    encrypt,
+    new_cipher,
+    omac,
+)
+from signing.gost.cipher_padding import pad2, unpad2
+from signing.gost.kexp15 import Kexp15, kexp15, kimp15
+
+__all__ += [
+    "Algorithm",
+    "BlockCipher",
+    "Kexp15",
+    "Kuznyechik",
+    "Magma",
+    "Mode",
+    "decrypt",
+    "encrypt",
+    "kexp15",
+    "kimp15",
+    "new_cipher",
+    "omac",
+    "pad2",
+    "unpad2",
+]

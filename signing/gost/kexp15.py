@@ -7,7 +7,7 @@
 
 Both Kuznyechik (IV 8 bytes, 16-byte tag) and Magma (IV 4 bytes, 8-byte tag), the same cipher for
 encryption and MAC, with two different 256-bit keys. The blob is ``len(K) + block_size`` bytes.
-KImp15 compares tags in constant time and raises :class:`signing.errors.InvalidSignatureError` on a
+KImp15 compares tags in constant time and raises :class:`signing.errors.IntegrityCheckError` on a
 mismatch (wrong keys, wrong IV or a damaged blob — they cannot be told apart, by design), never
 returning a key that did not authenticate.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 from typing import Final
 
-from signing.errors import InvalidInputError, InvalidSignatureError
+from signing.errors import IntegrityCheckError, InvalidInputError
 from signing.gost.cipher import Algorithm, Mode, new_cipher
 from signing.gost.cipher_native import BytesLike, wipe
 
@@ -74,7 +74,7 @@ class Kexp15:
             return ctr.update(key) + ctr.update(tag) + ctr.finalize()
 
     def unwrap(self, blob: BytesLike, *, iv: BytesLike) -> bytes:
-        """KImp15: return the key in ``blob``; raise :class:`InvalidSignatureError` if it does not verify."""
+        """KImp15: return the key in ``blob``; raise :class:`IntegrityCheckError` if it does not verify."""
         nonce = self._nonce(iv)
         tag_size = self.tag_size
         if not tag_size < len(blob) <= MAX_KEY_SIZE + tag_size:
@@ -88,7 +88,7 @@ class Kexp15:
             view = memoryview(opened)
             expected = self._tag(nonce, view[:-tag_size])
             if not hmac.compare_digest(expected, view[-tag_size:]):
-                raise InvalidSignatureError(
+                raise IntegrityCheckError(
                     "KImp15: the export tag does not verify (wrong keys or IV, or a damaged blob)"
                 )
             return bytes(view[:-tag_size])
@@ -116,5 +116,5 @@ def kimp15(
     mac_key: BytesLike,
     iv: BytesLike,
 ) -> bytes:
-    """Import (unwrap) a KExp15 ``blob``; raise :class:`InvalidSignatureError` if its tag does not verify."""
+    """Import (unwrap) a KExp15 ``blob``; raise :class:`IntegrityCheckError` if its tag does not verify."""
     return Kexp15(algorithm, enc_key=enc_key, mac_key=mac_key).unwrap(blob, iv=iv)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signing.errors import InvalidInputError, InvalidSignatureError, UnsupportedAlgorithmError
+from signing.errors import InvalidInputError, IntegrityCheckError, UnsupportedAlgorithmError
 from signing.gost.cipher import Algorithm, new_cipher
 from signing.gost.kexp15 import Kexp15, kexp15, kimp15
 
@@ -54,9 +54,9 @@ def test_every_flipped_bit_is_detected(vector: dict[str, Any]) -> None:
         for bit in (0x01, 0x80):
             damaged = bytearray(blob)
             damaged[position] ^= bit
-            with pytest.raises(InvalidSignatureError, match="does not verify") as caught:
+            with pytest.raises(IntegrityCheckError, match="does not verify") as caught:
                 kimp15(damaged, **_args(vector))
-            assert caught.value.code == "invalid_signature"
+            assert caught.value.code == "integrity_check_failed"
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
@@ -65,9 +65,9 @@ def test_wrong_keys_or_iv_are_detected(vector: dict[str, Any]) -> None:
     for field in ("enc_key", "mac_key", "iv"):
         args = _args(vector)
         args[field] = bytes([args[field][0] ^ 1]) + args[field][1:]
-        with pytest.raises(InvalidSignatureError):
+        with pytest.raises(IntegrityCheckError):
             kimp15(blob, **args)
-    with pytest.raises(InvalidSignatureError):
+    with pytest.raises(IntegrityCheckError):
         kimp15(blob[:-1] + bytes([blob[-1] ^ 1]), **_args(vector))
 
 
@@ -78,7 +78,7 @@ def test_truncated_or_extended_blobs(vector: dict[str, Any]) -> None:
         with pytest.raises(InvalidInputError, match="blob must be"):
             kimp15(bad, **_args(vector))
     for bad in (blob[:-1], blob + b"\x00", blob[1:]):
-        with pytest.raises(InvalidSignatureError):
+        with pytest.raises(IntegrityCheckError):
             kimp15(bad, **_args(vector))
 
 
