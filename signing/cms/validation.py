@@ -1,0 +1,145 @@
+"""Checks shared by every verifier: signature value, claimed signing time, certificate chain; the policy.
+
+Time semantics (a BES signature carries no proof of existence, EN 319 102-1 §5.2.6 / §5.3):
+
+* the chain is validated at the *validation time* (``at``, default now). A certificate expired or not
+  yet valid then gives INDETERMINATE/OUT_OF_BOUNDS_NO_POE: the claimed signing time is no proof that
+  the signature was made while it was valid. :attr:`ValidationPolicy.trust_claimed_signing_time`
+  accepts the claim instead (validates at the signing time), as Russian BES verifiers commonly do;
+* the claimed signing time is a statement signed by the signer: when it lies outside the signing
+  certificate's validity the signature says of itself that it was made with an expired (or not yet
+  issued) certificate, which is TOTAL_FAILED/EXPIRED (NOT_YET_VALID).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from signing.algorithms import SignatureAlgorithm
+from signing.chain import ChainFailure, verify_chain
+from signing.cms.report import CertificateSummary, Check, CheckName, SubIndication, summarize_certificate
+from signing.errors import (
+    CryptoError,
+    InvalidInputError,
+    InvalidSignatureError,
+    UnsupportedAlgorithmError,
+)
+from signing.keys import PublicKey
+from signing.x509 import Certificate
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "ValidationPolicy",
+    "check_chain",
+    "check_signature_value",
+    "check_signing_time",
+    "validation_time",
+]
+
+_TIME_FAILURES = frozenset({ChainFailure.EXPIRED, ChainFailure.NOT_YET_VALID})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidationPolicy:
+    """Knobs of a validation; the defaults follow EN 319 102-1 for signatures without time-stamps."""
+
+    required_key_usages: frozenset[str] = frozenset()
+    """keyUsage names the signing certificate must allow (e.g. ``non_repudiation``); none by default."""
+    require_signing_certificate_reference: bool = False
+    """Fail (FORMAT_FAILURE) a CMS signature without a signing-certificate(-v2) attribute, i.e. demand
+    CAdES-BES; by default plain CMS (``openssl cms -sign``) is accepted."""
+    trust_claimed_signing_time: bool = False
+    """Validate the chain at the claimed signing time when it does not validate at the validation time."""
+
+
+DEFAULT_POLICY = ValidationPolicy()
+"""The default policy."""
+
+
+def validation_time(at: dt.datetime | None) -> dt.datetime:
+    """``at`` (must be timezone-aware) or now, in UTC."""
+    if at is None:
+        return dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise InvalidInputError("the validation time must be timezone-aware")
+    return at.astimezone(dt.UTC)
+
+
+def check_signature_value(
+    public_key: PublicKey, digest: bytes, signature: bytes, algorithm: SignatureAlgorithm
+) -> Check:
+    """Verify ``signature`` over ``digest``: PASSED or TOTAL_FAILED/SIG_CRYPTO_FAILURE."""
+    name = CheckName.SIGNATURE_VALUE
+    try:
+        public_key.verify_digest(digest, signature, algorithm)
+    except InvalidSignatureError:
+        return Check.failed(
+            name, SubIndication.SIG_CRYPTO_FAILURE, f"the {algorithm.name} signature is wrong"
+        )
+    except (CryptoError, InvalidInputError, UnsupportedAlgorithmError) as exc:
+        # A key that cannot make this algorithm, or a value of an impossible length: still a
+        # signature that does not verify with the signer's key.
+        return Check.failed(name, SubIndication.SIG_CRYPTO_FAILURE, f"{exc.code}: {exc}")
+    return Check.passed(name, algorithm.name)
+
+
+def check_signing_time(certificate: Certificate, signing_time: dt.datetime | None) -> Check:
+    """The claimed signing time against the signing certificate's validity."""
+    name = CheckName.SIGNING_TIME
+    if signing_time is None:
+        return Check.not_applicable(name, "no signing-time attribute")
+    if signing_time < certificate.not_before:
+        detail = f"signed at {signing_time.isoformat()}, before the certificate's notBefore"
+        return Check.failed(name, SubIndication.NOT_YET_VALID, detail)
+    if signing_time > certificate.not_after:
+        detail = f"signed at {signing_time.isoformat()}, after the certificate's notAfter"
+        return Check.failed(name, SubIndication.EXPIRED, detail)
+    return Check.passed(name, signing_time.isoformat())
+
+
+def check_chain(
+    certificate: Certificate,
+    *,
+    trust_anchors: Iterable[Certificate],
+    intermediates: Iterable[Certificate],
+    at: dt.datetime,
+    signing_time: dt.datetime | None,
+    policy: ValidationPolicy,
+) -> tuple[Check, tuple[CertificateSummary, ...]]:
+    """Validate the signing certificate's path to a trust anchor; return the check and the path."""
+    name = CheckName.CERTIFICATE_CHAIN
+    anchors = tuple(trust_anchors)
+    if not anchors:
+        return Check.failed(name, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, "no trust anchors configured"), ()
+    pool = tuple(intermediates)
+    usages = policy.required_key_usages
+    result = verify_chain(
+        certificate, trust_anchors=anchors, intermediates=pool, at=at, required_key_usages=usages
+    )
+    path = tuple(summarize_certificate(c) for c in result.path)
+    if result.valid:
+        return Check.passed(name, f"valid at {at.isoformat()}"), path
+    other = [problem for problem in result.problems if problem.code not in _TIME_FAILURES]
+    if other:
+        problem = other[0]
+        detail = f"{problem.certificate.subject.human_friendly}: {problem.detail}"
+        return Check.failed(name, SubIndication(problem.code.sub_indication), detail), path
+    if policy.trust_claimed_signing_time and signing_time is not None:
+        again = verify_chain(
+            certificate,
+            trust_anchors=anchors,
+            intermediates=pool,
+            at=signing_time,
+            required_key_usages=usages,
+        )
+        if again.valid:
+            detail = f"valid at the claimed signing time {signing_time.isoformat()} (trusted by policy)"
+            return Check.passed(name, detail), tuple(summarize_certificate(c) for c in again.path)
+    problem = result.problems[0]
+    detail = (
+        f"{problem.certificate.subject.human_friendly}: {problem.detail} at {at.isoformat()}; "
+        "no proof that the signature was made within the validity"
+    )
+    return Check.failed(name, SubIndication.OUT_OF_BOUNDS_NO_POE, detail), path
