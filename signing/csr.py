@@ -20,7 +20,7 @@ from asn1crypto import x509 as asn1_x509
 
 from signing.algorithms import SignatureAlgorithm, signature_algorithm_from_identifier
 from signing.errors import InvalidInputError, MalformedDataError, SigningError, UnsupportedAlgorithmError
-from signing.keys import PublicKey, Signer, load_der_or_pem, load_public_key, pem_encode
+from signing.keys import PublicKey, Signer, bit_string_octets, load_der_or_pem, load_public_key, pem_encode
 from signing.x509 import NameSpec, build_name, extended_key_usage, key_usage, subject_alt_name
 
 __all__ = ["CertificationRequest", "PreparedRequest", "build_request", "prepare_request"]
@@ -58,6 +58,7 @@ class CertificationRequest:
             raise MalformedDataError(f"malformed certification request: {exc}") from exc
         if request["certification_request_info"]["version"].native != "v1":
             raise UnsupportedAlgorithmError("only PKCS#10 version 1 requests are supported")
+        bit_string_octets(request["signature"])
         parsed = cls(request, der)
         parsed._public_key.verify_digest(
             parsed._signature_algorithm.digest.hash(parsed.info_der),
@@ -88,7 +89,7 @@ class CertificationRequest:
     @property
     def signature(self) -> bytes:
         """The signature value."""
-        return bytes(self._asn1["signature"].native)
+        return bit_string_octets(self._asn1["signature"])
 
     @property
     def signature_algorithm(self) -> SignatureAlgorithm:

@@ -33,6 +33,7 @@ _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Att
 
 
 __all__ = [
+    "bit_string_octets",
     "GostSigningKey",
     "GostVerifyingKey",
     "PrivateKey",
@@ -178,6 +179,7 @@ def decode_gost_spki(der: bytes) -> tuple[ParamSet, bytes]:
     try:
         info = keys.PublicKeyInfo.load(der, strict=True)
         paramset = _gost_parameters(info["algorithm"])
+        bit_string_octets(info["public_key"])
         point = info["public_key"].parsed.native
     except _PARSE_ERRORS as exc:
         raise MalformedDataError(f"malformed GOST SubjectPublicKeyInfo: {exc}") from exc
@@ -348,6 +350,18 @@ def load_private_key(data: bytes) -> PrivateKey:
     if name in (_G256.value, _G512.value):
         return GostSigningKey.from_pkcs8(der)
     return InternationalPrivateKey.from_pkcs8(der)
+
+
+def bit_string_octets(value: core.Asn1Value) -> bytes:
+    """The octets of a DER BIT STRING that must hold whole bytes (signatures, public keys).
+
+    DER leaves no room for unused bits there; OpenSSL refuses them too. Accepting them would let
+    a changed encoding carry the same signature.
+    """
+    contents = value.contents
+    if not contents or contents[0] != 0:
+        raise MalformedDataError("BIT STRING with unused bits where whole octets are required")
+    return bytes(contents[1:])
 
 
 # --- PEM ---------------------------------------------------------------------------------------

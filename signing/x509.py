@@ -29,7 +29,7 @@ from signing.errors import (
     SigningError,
     UnsupportedAlgorithmError,
 )
-from signing.keys import PublicKey, Signer, load_der_or_pem, load_public_key, pem_encode
+from signing.keys import PublicKey, Signer, bit_string_octets, load_der_or_pem, load_public_key, pem_encode
 
 __all__ = [
     "CA_PROFILE",
@@ -234,6 +234,7 @@ class Certificate:
             raise MalformedDataError(f"malformed certificate: {exc}") from exc
         if certificate["tbs_certificate"]["version"].native != "v3":
             raise UnsupportedAlgorithmError("only X.509 v3 certificates are supported")
+        bit_string_octets(certificate["signature_value"])
         return cls(certificate, der)
 
     @property
@@ -258,7 +259,7 @@ class Certificate:
     @property
     def signature(self) -> bytes:
         """The signature value (``s ‖ r`` for GOST, DER for ECDSA)."""
-        return bytes(self._asn1["signature_value"].native)
+        return bit_string_octets(self._asn1["signature_value"])
 
     @property
     def signature_algorithm(self) -> SignatureAlgorithm:

@@ -169,3 +169,13 @@ def test_invalid_alt_names_are_refused() -> None:
         build_request(
             any_key("P-256"), subject={"common_name": "x"}, subject_alt_names=[("no_such_kind", "x")]
         )
+
+
+def test_signature_bit_string_with_unused_bits_is_malformed() -> None:
+    request = build_request(any_key(ParamSet.TC26_256_D), subject={"common_name": "x"})
+    unused_at = len(request.der) - len(request.signature) - 1
+    damaged = bytearray(request.der)
+    damaged[unused_at] = 1
+    damaged[-1] &= 0xFE
+    with pytest.raises(MalformedDataError, match="unused bits"):
+        CertificationRequest.load(bytes(damaged))

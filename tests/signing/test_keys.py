@@ -291,3 +291,14 @@ def test_repr_shows_no_key_material() -> None:
     key = cached_gost_key(ParamSet.TC26_512_C)
     assert repr(key) == "GostSigningKey(TC26_512_C)"
     assert repr(key.public_key()) == "GostVerifyingKey(TC26_512_C)"
+
+
+def test_gost_public_key_bit_string_must_be_whole_octets() -> None:
+    spki = bytearray(encode_gost_spki(ParamSet.CRYPTOPRO_A, b"\2" * 64))
+    unused_at = len(spki) - 64 - 2 - 1  # BIT STRING: unused-bits octet, then OCTET STRING header, then x‖y
+    assert spki[unused_at] == 0
+    spki[unused_at] = 1
+    with pytest.raises(MalformedDataError):
+        decode_gost_spki(bytes(spki))
+    with pytest.raises(MalformedDataError):
+        load_public_key(bytes(spki))

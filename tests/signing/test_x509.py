@@ -327,3 +327,17 @@ def test_names_match_never_raises() -> None:
     with pytest.raises(TypeError):
         _ = unique(b"\x01") == unique(b"\x02")
     assert not names_match(unique(b"\x01"), unique(b"\x02"))
+
+
+@pytest.mark.parametrize("kind", [ParamSet.TC26_256_D, "P-256"], ids=["gost", "ecdsa"])
+def test_signature_bit_string_with_unused_bits_is_malformed(kind: ParamSet | str) -> None:
+    # Found by the damaged-certificate property: a lenient reader accepts "1 unused bit" when the
+    # signature's last bit is 0, so a changed certificate would carry a valid signature.
+    root, _ = _root(kind)
+    unused_at = len(root.der) - len(root.signature) - 1
+    damaged = bytearray(root.der)
+    assert damaged[unused_at] == 0
+    damaged[unused_at] = 1
+    damaged[-1] &= 0xFE
+    with pytest.raises(MalformedDataError, match="unused bits"):
+        Certificate.load(bytes(damaged))
