@@ -33,12 +33,12 @@ _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Att
 
 
 __all__ = [
-    "bit_string_octets",
     "GostSigningKey",
     "GostVerifyingKey",
     "PrivateKey",
     "PublicKey",
     "Signer",
+    "bit_string_octets",
     "decode_gost_pkcs8",
     "decode_gost_spki",
     "encode_gost_pkcs8",
