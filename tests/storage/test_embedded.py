@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -23,6 +24,7 @@ from storage import (
     EmbeddedPermissionError,
     EmbeddedServer,
     EmbeddedServerBusyError,
+    EmbeddedServerError,
     ServerAddress,
     open_database,
 )
@@ -196,3 +198,16 @@ async def test_readiness_follows_the_server(scratch: Path) -> None:
                     await trio.sleep(0.05)
     finally:
         await trio.to_thread.run_sync(server.stop)
+
+
+def test_a_non_empty_folder_that_is_no_cluster_is_refused(scratch: Path) -> None:
+    data_dir = scratch / "pgdata"
+    with EmbeddedServer(data_dir, SETTINGS):  # a real cluster first, so ownership and modes are right
+        pass
+    for child in data_dir.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        elif child.name != "klyuch-postgres.log":
+            child.unlink()
+    with pytest.raises(EmbeddedServerError, match="initdb failed"):
+        EmbeddedServer(data_dir, SETTINGS).start()
