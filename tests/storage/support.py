@@ -61,7 +61,11 @@ class OwnerProcess:
             cwd=REPO,
             env=child_env(),
         )
-        self.info: dict[str, Any] = json.loads(read_marked_line(self.process, "READY ", timeout_s=60))
+        try:
+            self.info: dict[str, Any] = json.loads(read_marked_line(self.process, "READY ", timeout_s=60))
+        except BaseException:
+            self.close()  # never leave the child (and its server) behind
+            raise
 
     @property
     def postmaster_pid(self) -> int:

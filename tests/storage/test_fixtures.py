@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -94,6 +95,7 @@ NON_ROOT_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged account")
 def test_an_ordinary_user_runs_the_server_directly(scratch: Path) -> None:
+    _require_system_python()
     nobody = pwd.getpwnam("nobody")
     home = scratch / "home"
     home.mkdir()
@@ -127,3 +129,16 @@ def test_an_ordinary_user_runs_the_server_directly(scratch: Path) -> None:
     assert report["role"] == "klyuch"
     assert report["applied"] == ["0001"]
     assert not process_alive(report["pid"])
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def _require_system_python() -> None:
+    """Skip unless setpriv and a system Python with the venv's version (same extension ABI) exist."""
+    if shutil.which("setpriv") is None or not SYSTEM_PYTHON.exists():
+        pytest.skip("needs setpriv and /usr/bin/python3")
+    probe = [str(SYSTEM_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"]
+    version = subprocess.run(probe, capture_output=True, text=True, check=False).stdout.split()
+    if version != [str(sys.version_info.major), str(sys.version_info.minor)]:
+        pytest.skip(f"/usr/bin/python3 is {'.'.join(version)}, the venv is {sys.version_info[:2]}")
