@@ -12,6 +12,9 @@ validity at the given time (trust anchors included, as OpenSSL does); issuers ar
 (basicConstraints cA) allowed to sign certificates (keyUsage keyCertSign when keyUsage is present);
 pathLenConstraint; no unrecognised critical extension; and optionally the end entity's key usages.
 Revocation is not checked here (OCSP/CRL live with their own structures).
+
+Code that validates through pyhanko-certvalidator instead (PAdES, CMS with revocation) gets GOST
+there with :func:`pyhanko_signature_validator`, passed as ``ValidationContext(signature_validator=...)``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,20 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from signing.algorithms import signature_algorithm_from_identifier
 from signing.errors import InvalidInputError, InvalidSignatureError, SigningError, UnsupportedAlgorithmError
+from signing.keys import load_public_key
 from signing.x509 import Certificate, names_match
 
-__all__ = ["ChainFailure", "ChainProblem", "ChainValidationResult", "verify_chain"]
+__all__ = [
+    "ChainFailure",
+    "ChainProblem",
+    "ChainValidationResult",
+    "pyhanko_signature_validator",
+    "verify_chain",
+]
 
 MAX_PATH_LENGTH = 10
 """Longest path tried (certificates, anchor included): bounds the search on hostile input."""
@@ -248,3 +260,40 @@ def _check_usages(
         missing = [p for p in purposes if p not in allowed]
         if missing:
             yield ChainProblem(ChainFailure.USAGE_NOT_ALLOWED, certificate, f"extKeyUsage lacks {missing}")
+
+
+def pyhanko_signature_validator() -> Any:
+    """A pyhanko-certvalidator ``SignatureValidator`` that also checks GOST R 34.10-2012.
+
+    GOST signatures are checked through :mod:`signing.keys` (the native binding); everything else
+    goes to pyhanko's default validator. Imported lazily: pyhanko is heavy and optional here.
+    """
+    from cryptography.exceptions import InvalidSignature
+    from pyhanko_certvalidator.sig_validate import (
+        DEFAULT_SIGNATURE_VALIDATOR,
+        DEFAULT_VALIDATION_CONTEXT,
+        SignatureValidator,
+    )
+
+    class GostSignatureValidator(SignatureValidator):
+        def validate_signature(
+            self,
+            signature: bytes,
+            signed_data: bytes,
+            public_key_info: Any,
+            signature_algorithm: Any,
+            context: Any = DEFAULT_VALIDATION_CONTEXT,
+        ) -> None:
+            if public_key_info.algorithm not in ("gost3410_2012_256", "gost3410_2012_512"):
+                DEFAULT_SIGNATURE_VALIDATOR.validate_signature(
+                    signature, signed_data, public_key_info, signature_algorithm, context
+                )
+                return
+            try:
+                algorithm = signature_algorithm_from_identifier(signature_algorithm)
+                digest = signed_data if context.prehashed else algorithm.digest.hash(signed_data)
+                load_public_key(public_key_info.dump()).verify_digest(digest, signature, algorithm)
+            except SigningError as exc:
+                raise InvalidSignature(f"{exc.code}: {exc}") from exc
+
+    return GostSignatureValidator()

@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,9 +105,3 @@ def any_key(kind: str | ParamSet, slot: int = 0) -> PrivateKey:
     if isinstance(kind, ParamSet):
         return cached_gost_key(kind, slot)
     return cached_international_key(kind, slot)
-
-
-@pytest.fixture
-def key_factory() -> Callable[..., PrivateKey]:
-    """``key_factory(kind, slot=0)`` → a cached key (GOST ``ParamSet`` or ``P-256``/``P-384``/``RSA``)."""
-    return any_key

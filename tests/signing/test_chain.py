@@ -3,6 +3,7 @@ failure code with a chain built to fail exactly that check."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 from collections.abc import Sequence
@@ -10,7 +11,13 @@ from collections.abc import Sequence
 import pytest
 from asn1crypto import x509 as asn1_x509
 
-from signing.chain import MAX_PATH_LENGTH, ChainFailure, ChainValidationResult, verify_chain
+from signing.chain import (
+    MAX_PATH_LENGTH,
+    ChainFailure,
+    ChainValidationResult,
+    pyhanko_signature_validator,
+    verify_chain,
+)
 from signing.errors import InvalidInputError
 from signing.gost.params import ParamSet
 from signing.keys import PrivateKey
@@ -346,3 +353,37 @@ def test_issuer_names_compare_as_rfc_5280_says() -> None:
     result = verify_chain(leaf, trust_anchors=[root], at=NOW)
     assert result.valid
     assert result.path == (leaf, root)
+
+
+def _pyhanko_validate(leaf: Certificate, root: Certificate, intermediates: Sequence[Certificate]) -> object:
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+
+    context = ValidationContext(
+        trust_roots=[root.asn1],
+        signature_validator=pyhanko_signature_validator(),
+        moment=NOW,
+        allow_fetching=False,
+    )
+    validator = CertificateValidator(
+        leaf.asn1, intermediate_certs=[c.asn1 for c in intermediates], validation_context=context
+    )
+    return asyncio.run(validator.async_validate_usage({"digital_signature"}))  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [(ParamSet.TC26_512_A, ParamSet.TC26_256_A, ParamSet.CRYPTOPRO_A), ("P-384", "P-256", "RSA")],
+    ids=["gost", "international"],
+)
+def test_pyhanko_certvalidator_validates_with_our_signature_validator(
+    kinds: tuple[ParamSet | str, ParamSet | str, ParamSet | str],
+) -> None:
+    from pyhanko_certvalidator.errors import PathValidationError
+
+    root, sub, leaf = _three_level(*kinds)
+    path = _pyhanko_validate(leaf, root, [sub])
+    assert [c.dump() for c in path] == [root.der, sub.der, leaf.der]  # type: ignore[attr-defined]
+    damaged = bytearray(leaf.der)
+    damaged[-1] ^= 0x01
+    with pytest.raises(PathValidationError):
+        _pyhanko_validate(Certificate.load(bytes(damaged)), root, [sub])
