@@ -4,7 +4,8 @@ Issuing follows prepare → raw sign → finish, so a CA key may live in an HSM:
 holds the to-be-signed certificate and its :attr:`~PreparedCertificate.digest`; whoever holds the key
 signs that digest; :meth:`~PreparedCertificate.finish` checks the signature against the issuer's public
 key and assembles the certificate. :class:`CertificateAuthority` runs the three steps with a
-:class:`~signing.keys.Signer` and only ever calls its ``sign_digest``.
+:class:`~signing.keys.Signer`: it reads the signer's public key and algorithm and calls
+``sign_digest``, nothing else — never key bytes.
 
 Names are given as ordered ``(attribute, value)`` pairs with asn1crypto attribute names (after
 :func:`signing.asn1.register`: also ``ogrn``, ``ogrnip``, ``snils``, ``inn``, ``innle``) or dotted OIDs.
@@ -239,7 +240,7 @@ class Certificate:
 
     @property
     def asn1(self) -> asn1_x509.Certificate:
-        """The asn1crypto structure (for CMS/TSP/OCSP code)."""
+        """The asn1crypto structure (for CMS/TSP/OCSP code); read it, never modify it."""
         return self._asn1
 
     @property
