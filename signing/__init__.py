@@ -12,6 +12,8 @@ Module map::
      ├─ csr ................ PKCS#10 requests: prepare → raw sign → finish; parse with verification
      ├─ x509 ............... X.509 v3: names, extensions, parsing, built-in CA issuing
      ├─ chain .............. certificate path building and validation to trust anchors
+     ├─ cms ................ CMS / CAdES-BES and raw signatures, verification into one report
+     │   └─ report, validation, identifiers, attributes, container, cades, verify, raw
      └─ gost ............... native GOST through OpenSSL 3 (gostprov provider + gost engine)
          ├─ _libcrypto ..... the shared libcrypto handle, prototypes, error queue, gost ENGINE
          ├─ _pkey .......... EVP_PKEY operations in the engine (keygen, import/export, sign, verify, derive)
