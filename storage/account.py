@@ -12,9 +12,12 @@ What this module creates or changes on the system, and only when running as root
   traverse but not list them), so the account can reach its data folder;
 * the data folder itself: created with mode 0700 and owned by the account; an existing *empty* data
   folder is chowned to the account; a non-empty one owned by someone else is refused;
-* nothing else: no existing folder's mode is ever changed. If an existing parent folder (or the
-  folder holding the PostgreSQL binaries) is not traversable by the account, ``EmbeddedPermissionError``
-  names that folder and the fix instead.
+* only if the account cannot reach the PostgreSQL programs inside the virtualenv: a root-owned
+  copy of them in ``/var/cache/klyuch/pginstall-<hash>`` (see ``storage.binaries``);
+* a short socket folder only for data folder paths too long for a unix socket (``storage.socketdir``);
+* nothing else: no existing folder's mode is ever changed. If an existing parent folder of the data
+  folder is not traversable by the account, ``EmbeddedPermissionError`` names that folder and the
+  fix instead.
 
 Child processes run with the account's uid and primary gid and no supplementary groups
 (``subprocess`` ``user``/``group``/``extra_groups``), umask 077, and a minimal environment.

