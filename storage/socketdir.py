@@ -2,11 +2,12 @@
 
 The socket goes into the data folder (mode 0700, so only the server account and root can connect,
 which is what makes ``trust`` authentication safe). A unix socket path is limited to 107 bytes
-(``sun_path``); when ``<data folder>/.s.PGSQL.<port>`` is longer, a short private folder is used
-instead: ``/run/klyuch-pg-<hash>`` for root, ``$XDG_RUNTIME_DIR/klyuch-pg-<hash>`` or
-``<tmp>/klyuch-pg-<hash>`` otherwise, where the hash is of the data folder path (one folder per
-cluster). It is created with mode 0700, owned by the server account, and refused if it already
-exists with another owner, another mode or as a symlink.
+(``sun_path``); when ``<data folder>/.s.PGSQL.<port>`` is longer (or the path has a comma, which
+a DSN's comma-separated host list cannot carry), a short private folder is used instead:
+``/run/klyuch-pg-<hash>`` for root, ``$XDG_RUNTIME_DIR/klyuch-pg-<hash>`` or ``<tmp>/klyuch-pg-<hash>``
+otherwise, where the hash is of the data folder path (one folder per cluster). It is created with
+mode 0700, owned by the server account, and refused if it already exists with another owner, another
+mode or as a symlink.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def socket_path(folder: Path, port: int) -> Path:
 
 def choose_socket_dir(account: ServerAccount, data_dir: Path, port: int) -> Path:
     """Return the data folder when its socket path fits, else a short private folder (created)."""
-    if len(os.fsencode(socket_path(data_dir, port))) <= SUN_PATH_MAX:
+    fits = len(os.fsencode(socket_path(data_dir, port))) <= SUN_PATH_MAX
+    if fits and "," not in str(data_dir):  # DSN host lists are comma-separated: a comma cannot be sent
         return data_dir
     digest = hashlib.sha256(os.fsencode(data_dir.resolve())).hexdigest()[:16]
     folder = _short_base(account) / f"klyuch-pg-{digest}"

@@ -26,6 +26,7 @@ from storage import (
     EmbeddedServerBusyError,
     EmbeddedServerError,
     ServerAddress,
+    StorageUnavailableError,
     open_database,
 )
 from storage.account import server_account
@@ -235,3 +236,22 @@ def test_binaries_out_of_the_accounts_reach_are_copied_and_run(scratch: Path) ->
     )
     assert result.returncode == 0, result.stderr  # runs as the account and finds its bundled libpq
     assert "PostgreSQL" in result.stdout
+
+
+def test_a_data_folder_with_spaces_and_commas_works(scratch: Path) -> None:
+    data_dir = scratch / "my data, v1" / "pgdata"
+    with EmbeddedServer(data_dir, SETTINGS) as server:
+        assert server.address.socket_dir.name.startswith("klyuch-pg-")  # a comma cannot go in a DSN
+        assert _query(server.address, "SELECT 1") == 1
+    spaced = scratch / "my data" / "pgdata"
+    with EmbeddedServer(spaced, SETTINGS) as server:
+        assert server.address.socket_dir == spaced
+        assert _query(server.address, "SELECT 1") == 1
+
+
+async def test_an_unreachable_dsn_fails_fast_as_unavailable(scratch: Path) -> None:
+    dsn = ServerAddress(scratch / "nothing-here").dsn("klyuch")
+    settings = Settings(home=scratch, storage=StorageSettings(dsn=SecretStr(dsn), connect_timeout_s=2.0))
+    with trio.fail_after(10), pytest.raises(StorageUnavailableError):
+        async with open_database(settings):
+            pass
