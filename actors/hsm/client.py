@@ -6,9 +6,9 @@
         info = await unit.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
         signature = await unit.sign_digest(info.ref(), digest)
 
-Any number of tasks may call at once: each request gets a fresh id, a writer task sends queued
-frames (coalescing those that are waiting into one write), and a reader task routes each reply
-to its caller by id. A caller that times out or is cancelled just stops waiting: the late reply
+Any number of tasks may call at once: each request gets a fresh id; the caller that finds no
+write in progress writes every queued frame in one go (no writer task); a reader task routes
+each reply to its caller by id. A caller that times out or is cancelled just stops waiting: the late reply
 is dropped, and the connection stays usable (cancellation never cuts a frame in half).
 
 Failures are typed (:mod:`actors.hsm.errors`): the unit's refusals come back as the classes it
@@ -33,6 +33,7 @@ from typing import Any, Final, TypeVar
 import trio
 
 from actors.hsm import auth, wire
+from actors.hsm.codec import decode_error, decode_reply, encode_request
 from actors.hsm.errors import (
     FrameTooLargeError,
     HsmAuthError,
@@ -61,35 +62,48 @@ from actors.hsm.protocol import (
     Signatures,
     SignDigests,
     Unwrap,
-    decode_error,
-    decode_reply,
-    encode_request,
 )
 
 _R = TypeVar("_R")
 
 DEFAULT_CALL_TIMEOUT_S: Final = 5.0
 DEFAULT_CONNECT_TIMEOUT_S: Final = 5.0
-_SEND_QUEUE: Final = 1024
-_COALESCE_BYTES: Final = 256 * 1024
+DEFAULT_SEND_TIMEOUT_S: Final = 10.0
 _RECEIVE_SIZE: Final = 256 * 1024
 
 
 class _Pending:
-    __slots__ = ("body", "error", "event", "kind")
+    """A call waiting for its reply. The reader fills it and wakes the task if it is parked."""
 
-    def __init__(self) -> None:
-        self.event = trio.Event()
+    __slots__ = ("body", "done", "error", "kind", "task", "waiting")
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.waiting = False
+        """True only while the task is parked in :meth:`UnitConnection._wait` (never while it sends)."""
+        self.done = False
         self.kind = 0
         self.body = b""
         self.error: HsmError | None = None
+
+    def resolve(self, kind: int, body: bytes, error: HsmError | None = None) -> None:
+        self.kind, self.body, self.error, self.done = kind, body, error, True
+        if self.waiting:
+            self.waiting = False
+            trio.lowlevel.reschedule(self.task)
 
 
 class UnitConnection:
     """An authenticated connection to one unit. Create it with :func:`open_unit_connection`."""
 
     def __init__(
-        self, stream: trio.SocketStream, hello: dict[str, Any], *, call_timeout: float, max_frame: int
+        self,
+        stream: trio.SocketStream,
+        hello: dict[str, Any],
+        *,
+        call_timeout: float,
+        max_frame: int,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT_S,
     ) -> None:
         """Internal: the stream has passed the handshake."""
         self._stream = stream
@@ -100,11 +114,13 @@ class UnitConnection:
         self.unit_max_frame: int = hello["max_frame"]
         """Largest request frame the unit accepts (larger calls fail here, before sending)."""
         self._call_timeout = call_timeout
+        self._send_timeout = send_timeout
         self._max_frame = max_frame
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
         self._lost: UnitLostError | None = None
-        self._send, self._outbox = trio.open_memory_channel[bytes](_SEND_QUEUE)
+        self._outgoing: list[bytes] = []
+        self._flushing = False
 
     @property
     def is_lost(self) -> bool:
@@ -135,18 +151,16 @@ class UnitConnection:
             raise FrameTooLargeError(f"request of {len(body)} bytes exceeds the unit's frame limit")
         self._next_id = self._next_id % wire.MAX_REQUEST_ID + 1
         request_id = self._next_id
-        pending = self._pending[request_id] = _Pending()
+        pending = self._pending[request_id] = _Pending(trio.lowlevel.current_task())
         limit = self._call_timeout if timeout is None else timeout
         try:
-            with trio.move_on_after(limit) as scope:
-                await self._send.send(wire.pack(request.op, request_id, body))
-                await pending.event.wait()
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            self._raise_if_lost()
-            raise UnitLostError(f"connection to unit {self.unit_id!r} is closed") from None
+            with trio.move_on_after(limit):
+                await self._send(wire.pack(request.op, request_id, body))
+                if not pending.done:
+                    await self._wait(pending)
         finally:
             self._pending.pop(request_id, None)
-        if scope.cancelled_caught:
+        if not pending.done:
             self._raise_if_lost()
             raise UnitTimeoutError(f"unit {self.unit_id!r} did not answer {request.op.name} within {limit} s")
         if pending.error is not None:
@@ -154,6 +168,44 @@ class UnitConnection:
         if pending.kind == wire.Kind.ERROR:
             raise decode_error(pending.body)
         return decode_reply(reply_type, pending.body)
+
+    @staticmethod
+    async def _wait(pending: _Pending) -> None:
+        """Park until the reader resolves ``pending`` (or a timeout / cancellation aborts the wait)."""
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            pending.waiting = False
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        pending.waiting = True
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    async def _send(self, frame: bytes) -> None:
+        """Queue ``frame``; the first caller to find no send in progress writes everything queued.
+
+        No writer task, so a quiet connection costs no task switch per call, and frames queued
+        while a write is in progress leave together in the next one. The write is shielded from
+        the caller's cancellation (a half-written frame would corrupt the stream) but bounded by
+        ``send_timeout``; a unit that takes no bytes for that long is treated as lost.
+        """
+        self._raise_if_lost()
+        self._outgoing.append(frame)
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            with trio.CancelScope(shield=True, deadline=trio.current_time() + self._send_timeout) as scope:
+                while self._outgoing:
+                    data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
+                    self._outgoing.clear()
+                    await self._stream.send_all(data)
+            if scope.cancelled_caught:
+                self._mark_lost(f"unit {self.unit_id!r} took no bytes for {self._send_timeout} s")
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._mark_lost(f"cannot write to unit {self.unit_id!r}: {exc!r}")
+        finally:
+            self._flushing = False
+        self._raise_if_lost()
 
     def _raise_if_lost(self) -> None:
         if self._lost is not None:
@@ -237,66 +289,61 @@ class UnitConnection:
 
     # --- background tasks ----------------------------------------------------------------------
 
-    async def _write_loop(self) -> None:
-        try:
-            async with self._outbox:
-                async for frame in self._outbox:
-                    batch, size = [frame], len(frame)
-                    while size < _COALESCE_BYTES:
-                        try:
-                            more = self._outbox.receive_nowait()
-                        except trio.WouldBlock:
-                            break
-                        batch.append(more)
-                        size += len(more)
-                    await self._stream.send_all(b"".join(batch) if len(batch) > 1 else frame)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._mark_lost(f"cannot write to unit {self.unit_id!r}: {exc!r}")
-
     async def _read_loop(self) -> None:
-        buffer = bytearray()
         reason = f"unit {self.unit_id!r} closed the connection"
         try:
-            while True:
-                data = await self._stream.receive_some(_RECEIVE_SIZE)
-                if not data:
-                    break
-                buffer += data
-                consumed = self._route_frames(buffer)
-                if consumed:
-                    del buffer[:consumed]
+            await self._receive_frames()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             reason = f"connection to unit {self.unit_id!r} broke: {exc!r}"
         except HsmError as exc:
             reason = f"unit {self.unit_id!r} broke the protocol: {exc}"
         self._mark_lost(reason)
 
-    def _route_frames(self, buffer: bytearray) -> int:
+    async def _receive_frames(self) -> None:
+        # recv_into a reused buffer: a plain recv(256 KiB) allocates that much per call (~25 µs).
+        sock = self._stream.socket
+        buffer = bytearray(_RECEIVE_SIZE)
+        filled = 0
+        while True:
+            if filled == len(buffer):  # one frame bigger than the buffer: grow (up to max_frame)
+                buffer = buffer + bytearray(len(buffer))
+            received = await sock.recv_into(memoryview(buffer)[filled:])
+            if not received:
+                return
+            filled += received
+            consumed = self._route_frames(buffer, filled)
+            if consumed:
+                buffer[: filled - consumed] = buffer[consumed:filled]
+                filled -= consumed
+
+    def _route_frames(self, buffer: bytearray, filled: int) -> int:
         offset = 0
-        while len(buffer) - offset >= wire.PREFIX_SIZE:
+        while filled - offset >= wire.PREFIX_SIZE:
             (length,) = wire.LENGTH.unpack_from(buffer, offset)
             wire.check_length(length, self._max_frame)
             end = offset + wire.PREFIX_SIZE + length
-            if len(buffer) < end:
+            if filled < end:
                 break
-            kind, request_id, body = wire.split(memoryview(buffer)[offset + wire.PREFIX_SIZE : end])
+            kind = buffer[offset + wire.PREFIX_SIZE]
+            request_id = int.from_bytes(
+                buffer[offset + wire.PREFIX_SIZE + 1 : offset + wire.HEADER_SIZE], "big"
+            )
+            body = bytes(buffer[offset + wire.HEADER_SIZE : end])
             offset = end
             if request_id == 0 and kind == wire.Kind.ERROR:
                 raise decode_error(body)  # a connection-level error: the unit hangs up after it
-            pending = self._pending.get(request_id)
+            pending = self._pending.pop(request_id, None)
             if pending is not None:
-                pending.kind, pending.body = kind, body
-                pending.event.set()
+                pending.resolve(kind, body)
         return offset
 
     def _mark_lost(self, reason: str) -> None:
         if self._lost is None:
             self._lost = UnitLostError(reason)
-        for pending in self._pending.values():
-            if not pending.event.is_set():
-                pending.error = UnitLostError(str(self._lost))
-                pending.event.set()
-        self._send.close()
+        pending, self._pending = list(self._pending.values()), {}
+        for call in pending:
+            if not call.done:
+                call.resolve(wire.Kind.ERROR, b"", UnitLostError(str(self._lost)))
 
     async def aclose(self) -> None:
         """Close the connection; pending calls fail with :class:`UnitLostError`."""
@@ -372,7 +419,6 @@ async def open_unit_connection(
     connection = UnitConnection(stream, hello, call_timeout=call_timeout, max_frame=max_frame)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection._read_loop)
-        nursery.start_soon(connection._write_loop)
         try:
             yield connection
         finally:

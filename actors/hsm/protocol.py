@@ -1,10 +1,7 @@
-"""Messages of the unit RPC and their JSON bodies.
+"""Messages of the unit RPC: operation codes, request and reply dataclasses.
 
 Every request is a frozen dataclass registered under one :class:`Op`; every reply is a frozen
-dataclass too. Bodies are compact JSON objects with the dataclass field names as keys; ``bytes``
-fields are base64 strings, ``tuple[bytes, ...]`` lists of them, a :class:`KeyRef` a nested
-object. Decoding validates every field's type and raises :class:`HsmRequestError` (the unit
-answers it) or :class:`HsmProtocolError` (a reply the client cannot read).
+dataclass too. How they become frame bodies is :mod:`actors.hsm.codec`.
 
 Operations::
 
@@ -24,24 +21,9 @@ raw forms a PKCS#11 token returns; formats re-encode them (ECDSA as DER). Public
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
 import enum
-import json
-import types
-import typing
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, TypeVar
-
-from actors.hsm.errors import (
-    HsmError,
-    HsmProtocolError,
-    HsmRequestError,
-    UnknownOperationError,
-    error_for_code,
-)
+from typing import Any, ClassVar, Final
 
 PROTOCOL_VERSION: Final = 1
 MAX_DIGESTS_PER_CALL: Final = 10_000
@@ -275,137 +257,6 @@ class Done:
 
 Reply = HealthReport | MetricsReport | KeyInfo | Signatures | Secret | Done
 
-# --- codec ---------------------------------------------------------------------------------------
-
-_Decoder = Callable[[Any, str], Any]
-_Encoder = Callable[[Any], Any]
-_M = TypeVar("_M")
-
-
-def _b64e(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
-
-
-def _b64d(value: Any, where: str) -> bytes:
-    if not isinstance(value, str):
-        raise HsmRequestError(f"{where}: expected a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise HsmRequestError(f"{where}: invalid base64") from exc
-
-
-def _typed(expected: type | tuple[type, ...], label: str) -> _Decoder:
-    def decode(value: Any, where: str) -> Any:
-        # bool is an int in Python; an int field must not accept true/false.
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise HsmRequestError(f"{where}: expected {label}")
-        return value
-
-    return decode
-
-
-def _optional(inner: _Decoder) -> _Decoder:
-    return lambda value, where: None if value is None else inner(value, where)
-
-
-def _bytes_tuple(value: Any, where: str) -> tuple[bytes, ...]:
-    if not isinstance(value, list):
-        raise HsmRequestError(f"{where}: expected a list")
-    if len(value) > MAX_DIGESTS_PER_CALL:
-        raise HsmRequestError(f"{where}: more than {MAX_DIGESTS_PER_CALL} items")
-    return tuple(_b64d(item, where) for item in value)
-
-
-def _key_ref(value: Any, where: str) -> KeyRef:
-    if not isinstance(value, dict):
-        raise HsmRequestError(f"{where}: expected an object")
-    key_id = value.get("key_id")
-    if not isinstance(key_id, str) or len(key_id) != KEY_ID_HEX_LENGTH:
-        raise HsmRequestError(f"{where}.key_id: expected {KEY_ID_HEX_LENGTH} hex digits")
-    try:
-        bytes.fromhex(key_id)
-    except ValueError as exc:
-        raise HsmRequestError(f"{where}.key_id: expected {KEY_ID_HEX_LENGTH} hex digits") from exc
-    blob = value.get("blob")
-    return KeyRef(key_id=key_id.lower(), blob=None if blob is None else _b64d(blob, f"{where}.blob"))
-
-
-def _encode_key_ref(ref: KeyRef) -> dict[str, Any]:
-    out: dict[str, Any] = {"key_id": ref.key_id}
-    if ref.blob is not None:
-        out["blob"] = _b64e(ref.blob)
-    return out
-
-
-def _field_codec(annotation: Any) -> tuple[_Encoder, _Decoder]:
-    """Encoder and decoder for one field type (the small set the messages use)."""
-    plain: dict[Any, tuple[_Encoder, _Decoder]] = {
-        bytes: (_b64e, _b64d),
-        str: (lambda v: v, _typed(str, "a string")),
-        int: (lambda v: v, _typed(int, "an integer")),
-        float: (lambda v: v, _typed((int, float), "a number")),
-        KeyRef: (_encode_key_ref, _key_ref),
-        tuple[bytes, ...]: (lambda v: [_b64e(item) for item in v], _bytes_tuple),
-        dict[str, Any]: (lambda v: v, _typed(dict, "an object")),
-        dict[str, int]: (lambda v: v, _typed(dict, "an object")),
-    }
-    if annotation in plain:
-        return plain[annotation]
-    args = typing.get_args(annotation)
-    if isinstance(annotation, types.UnionType) and len(args) == 2 and type(None) in args:
-        inner = next(arg for arg in args if arg is not type(None))
-        encode, decode = plain[inner]
-        return (lambda v: None if v is None else encode(v)), _optional(decode)
-    raise TypeError(f"no wire codec for field type {annotation!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Codec:
-    cls: type[Any]
-    fields: tuple[tuple[str, _Encoder, _Decoder, bool], ...]
-    """(name, encode, decode, required)."""
-
-    def encode(self, message: Any, extra: dict[str, Any] | None = None) -> bytes:
-        body = {name: encode(getattr(message, name)) for name, encode, _, _ in self.fields}
-        if extra:
-            body.update(extra)
-        return json.dumps(body, separators=(",", ":")).encode()
-
-    def decode(self, body: bytes) -> tuple[Any, dict[str, Any]]:
-        """The message and the raw JSON object (for envelope fields such as ``op_id``)."""
-        try:
-            data = json.loads(body) if body else {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HsmRequestError(f"{self.cls.__name__}: body is not JSON") from exc
-        if not isinstance(data, dict):
-            raise HsmRequestError(f"{self.cls.__name__}: body must be a JSON object")
-        values: dict[str, Any] = {}
-        for name, _, decode, required in self.fields:
-            if name in data:
-                values[name] = decode(data[name], f"{self.cls.__name__}.{name}")
-            elif required:
-                raise HsmRequestError(f"{self.cls.__name__}.{name}: missing")
-        return self.cls(**values), data
-
-
-def _codec(cls: type[Any]) -> _Codec:
-    hints = typing.get_type_hints(cls)
-    fields = []
-    for field in dataclasses.fields(cls):
-        encode, decode = _field_codec(hints[field.name])
-        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        fields.append((field.name, encode, decode, required))
-    return _Codec(cls, tuple(fields))
-
-
-_REQUESTS: dict[int, _Codec] = {
-    cls.op: _codec(cls)
-    for cls in (Health, Metrics, GenerateKey, SignDigests, GetPublicKey, Agree, Unwrap, InjectFault)
-}
-_REPLIES: dict[type[Any], _Codec] = {
-    cls: _codec(cls) for cls in (HealthReport, MetricsReport, KeyInfo, Signatures, Secret, Done)
-}
 REPLY_TYPES: Final[dict[Op, type[Any]]] = {
     Op.HEALTH: HealthReport,
     Op.METRICS: MetricsReport,
@@ -418,57 +269,8 @@ REPLY_TYPES: Final[dict[Op, type[Any]]] = {
 }
 """Which reply type each operation answers with."""
 
-
-def is_known_op(kind: int) -> bool:
-    """True when ``kind`` is a request operation code."""
-    return kind in _REQUESTS
-
-
-def encode_request(request: Request, *, op_id: str | None = None) -> bytes:
-    """The JSON body of a request; ``op_id`` (the operation it serves) rides along for the unit's logs."""
-    return _REQUESTS[request.op].encode(request, {"op_id": op_id} if op_id else None)
-
-
-def decode_request(op: int, body: bytes) -> tuple[Request, str | None]:
-    """Parse a request body for operation ``op`` into ``(request, op_id)``.
-
-    Raises :class:`UnknownOperationError` for an unknown ``op`` and :class:`HsmRequestError` for
-    a malformed body.
-    """
-    codec = _REQUESTS.get(op)
-    if codec is None:
-        raise UnknownOperationError(f"unknown operation code {op}")
-    request, data = codec.decode(body)
-    op_id = data.get("op_id")
-    return request, op_id if isinstance(op_id, str) and len(op_id) <= MAX_OP_ID_LENGTH else None
-
-
-def encode_reply(reply: Reply) -> bytes:
-    """The JSON body of a successful reply."""
-    return _REPLIES[type(reply)].encode(reply)
-
-
-def decode_reply(reply_type: type[_M], body: bytes) -> _M:
-    """Parse a successful reply; raises :class:`HsmProtocolError` when it is malformed."""
-    try:
-        reply: _M = _REPLIES[reply_type].decode(body)[0]
-    except HsmRequestError as exc:
-        raise HsmProtocolError(f"malformed reply: {exc}") from exc
-    return reply
-
-
-def encode_error(error: HsmError) -> bytes:
-    """The JSON body of an error reply."""
-    return json.dumps({"code": error.code, "message": str(error)}, separators=(",", ":")).encode()
-
-
-def decode_error(body: bytes) -> HsmError:
-    """Rebuild the error of an error reply."""
-    try:
-        data = json.loads(body)
-        code, message = data["code"], data["message"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise HsmProtocolError("malformed error reply") from exc
-    if not isinstance(code, str) or not isinstance(message, str):
-        raise HsmProtocolError("malformed error reply")
-    return error_for_code(code, message)
+REQUEST_TYPES: Final[dict[Op, type[Any]]] = {
+    cls.op: cls
+    for cls in (Health, Metrics, GenerateKey, SignDigests, GetPublicKey, Agree, Unwrap, InjectFault)
+}
+"""Which request type each operation code carries."""

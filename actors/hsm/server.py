@@ -27,6 +27,7 @@ from typing import Any, Final
 import structlog
 
 from actors.hsm import auth, wire
+from actors.hsm.codec import decode_request, encode_error, encode_reply
 from actors.hsm.errors import (
     FrameTooLargeError,
     HsmAuthError,
@@ -47,9 +48,6 @@ from actors.hsm.protocol import (
     Op,
     Reply,
     SignDigests,
-    decode_request,
-    encode_error,
-    encode_reply,
 )
 from actors.hsm.slots import Job, Outcome, SlotPool
 

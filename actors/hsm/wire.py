@@ -7,8 +7,8 @@
 
 ``kind`` is an operation code (1..0x7F, :class:`actors.hsm.protocol.Op`) in a request, ``OK`` or
 ``ERROR`` in a reply, or one of the three handshake kinds. ``request_id`` pairs a reply with its
-request: replies come back in completion order, not request order (pipelining). The body is
-compact JSON (UTF-8); bytes travel as base64 strings. A receiver refuses a frame whose ``length``
+request: replies come back in completion order, not request order (pipelining). The body's encoding is
+:mod:`actors.hsm.codec` (binary for signing, JSON otherwise). A receiver refuses a frame whose ``length``
 exceeds its limit before reading the body.
 """
 

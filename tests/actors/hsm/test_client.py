@@ -11,6 +11,7 @@ import trio
 
 from actors.hsm import auth, wire
 from actors.hsm.client import open_unit_connection
+from actors.hsm.codec import decode_error
 from actors.hsm.errors import (
     FrameTooLargeError,
     HsmAuthError,
@@ -19,7 +20,7 @@ from actors.hsm.errors import (
     UnitTimeoutError,
     UnknownOperationError,
 )
-from actors.hsm.protocol import FaultKind, KeyAlgorithm, Op, decode_error
+from actors.hsm.protocol import FaultKind, KeyAlgorithm, Op
 from signing.gost import GostPublicKey, ParamSet, streebog_digest
 
 from .conftest import StartUnit, Unit

@@ -10,6 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.hsm import auth, wire
+from actors.hsm.codec import (
+    decode_error,
+    decode_reply,
+    decode_request,
+    encode_error,
+    encode_reply,
+    encode_request,
+)
 from actors.hsm.errors import (
     BlobInvalidError,
     FrameTooLargeError,
@@ -32,12 +40,6 @@ from actors.hsm.protocol import (
     Op,
     Signatures,
     SignDigests,
-    decode_error,
-    decode_reply,
-    decode_request,
-    encode_error,
-    encode_reply,
-    encode_request,
 )
 
 KEY_ID = "00112233445566778899aabbccddeeff"
@@ -59,12 +61,23 @@ def test_frame_length_limits() -> None:
 
 
 @given(
-    digests=st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=50),
-    blob=st.one_of(st.none(), st.binary(max_size=200)),
+    size=st.integers(min_value=1, max_value=255),
+    count=st.integers(min_value=1, max_value=50),
+    blob=st.one_of(st.none(), st.binary(min_size=1, max_size=200)),
+    op_id=st.one_of(st.none(), st.text(min_size=1, max_size=40)),
+    data=st.data(),
 )
-def test_sign_request_round_trip(digests: list[bytes], blob: bytes | None) -> None:
-    request = SignDigests(key=KeyRef(KEY_ID, blob), digests=tuple(digests))
-    assert decode_request(Op.SIGN_DIGESTS, encode_request(request, op_id="op-1")) == (request, "op-1")
+def test_sign_request_round_trip(
+    size: int, count: int, blob: bytes | None, op_id: str | None, data: st.DataObject
+) -> None:
+    digests = tuple(data.draw(st.binary(min_size=size, max_size=size)) for _ in range(count))
+    request = SignDigests(key=KeyRef(KEY_ID, blob), digests=digests)
+    assert decode_request(Op.SIGN_DIGESTS, encode_request(request, op_id=op_id)) == (request, op_id)
+
+
+def test_json_request_round_trip_with_op_id() -> None:
+    request = Agree(key=KeyRef(KEY_ID, b"b"), peer_public=b"p" * 64, ukm=b"u" * 8, output_size=64)
+    assert decode_request(Op.AGREE, encode_request(request, op_id="op-7")) == (request, "op-7")
 
 
 def test_defaults_may_be_omitted_and_unknown_keys_are_ignored() -> None:
@@ -77,12 +90,12 @@ def test_defaults_may_be_omitted_and_unknown_keys_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("op", "body", "fragment"),
     [
-        (Op.SIGN_DIGESTS, b"not json", "not JSON"),
-        (Op.SIGN_DIGESTS, b"[]", "JSON object"),
-        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}}', "digests: missing"),
-        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "xyz"}, "digests": []}', "32 hex digits"),
-        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "digests": ["!!"]}', "base64"),
-        (Op.SIGN_DIGESTS, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "digests": "AA=="}', "a list"),
+        (Op.PUBLIC_KEY, b"not json", "not JSON"),
+        (Op.PUBLIC_KEY, b"[]", "JSON object"),
+        (Op.AGREE, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}}', "peer_public: missing"),
+        (Op.PUBLIC_KEY, b'{"key": {"key_id": "xyz"}}', "32 hex digits"),
+        (Op.AGREE, b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "peer_public": "!!"}', "base64"),
+        (Op.PUBLIC_KEY, b'{"key": "AA=="}', "an object"),
         (
             Op.AGREE,
             b'{"key": {"key_id": "' + KEY_ID.encode() + b'"}, "peer_public": "", "output_size": true}',
@@ -96,10 +109,28 @@ def test_malformed_requests_are_request_errors(op: Op, body: bytes, fragment: st
         decode_request(op, body)
 
 
-def test_too_many_digests_are_refused() -> None:
-    body = json.dumps({"key": {"key_id": KEY_ID}, "digests": ["AA=="] * 10_001}).encode()
-    with pytest.raises(HsmRequestError, match="more than"):
-        decode_request(Op.SIGN_DIGESTS, body)
+def test_signing_bodies_are_binary_and_checked() -> None:
+    request = SignDigests(key=KeyRef(KEY_ID, b"blob"), digests=(b"\x01" * 32, b"\x02" * 32))
+    body = encode_request(request)
+    assert body == bytes.fromhex(KEY_ID) + b"\x00\x04blob" + b"\x20\x00\x02" + b"\x01" * 32 + b"\x02" * 32
+    assert decode_request(Op.SIGN_DIGESTS, body) == (request, None)
+    for cut in (0, 10, 17, 22, len(body) - 1):
+        with pytest.raises(HsmRequestError, match="truncated"):
+            decode_request(Op.SIGN_DIGESTS, body[:cut])
+    with pytest.raises(HsmRequestError, match="op_id"):
+        decode_request(Op.SIGN_DIGESTS, body + b"\x05ab")
+    with pytest.raises(HsmRequestError, match="one length"):
+        encode_request(SignDigests(key=KeyRef(KEY_ID), digests=(b"\x01" * 32, b"\x01" * 48)))
+    with pytest.raises(HsmRequestError, match=r"1\.\.10000"):
+        encode_request(SignDigests(key=KeyRef(KEY_ID), digests=(b"\x01",) * 10_001))
+    with pytest.raises(HsmRequestError, match=r"1\.\.10000"):
+        encode_request(SignDigests(key=KeyRef(KEY_ID), digests=()))
+    with pytest.raises(HsmRequestError, match="hex digits"):
+        encode_request(SignDigests(key=KeyRef("zz"), digests=(b"\x01",)))
+    reply = Signatures((b"s" * 64, b"t" * 64))
+    assert encode_reply(reply) == b"\x00\x40\x00\x02" + b"s" * 64 + b"t" * 64
+    with pytest.raises(HsmProtocolError):
+        decode_reply(Signatures, encode_reply(reply)[:-1])
 
 
 def test_unknown_operation() -> None:

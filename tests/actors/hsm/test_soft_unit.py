@@ -83,7 +83,7 @@ async def test_ecdsa_p256_sign_agree_and_public_key(soft_pair: tuple[Unit, Unit]
         assert info.paramset is None
         assert (await hsm.public_key(info.ref())).public_key == info.public_key
         digests = [os.urandom(32), os.urandom(48)]
-        signatures = await hsm.sign_digests(info.ref(), digests)
+        signatures = [await hsm.sign_digest(info.ref(), digest) for digest in digests]
         secret = await hsm.agree(info.ref(), peer_point)
         with pytest.raises(HsmRequestError, match="32, 48 or 64"):
             await hsm.sign_digest(info.ref(), b"\x00" * 20)
