@@ -238,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     best = max((r for r in results if r.units), key=lambda r: r.signatures_per_s)
     print(
         f"best through units: {best.signatures_per_s:.0f} sig/s "
-        f"({best.units} unit(s), {best.callers} callers, batch {best.batch}) = {100 * (best.share_of_raw or 0):.1f} % of the raw one-thread engine rate; "
+        f"({best.units} unit(s), {best.callers} callers, batch {best.batch}) = "
+        f"{100 * (best.share_of_raw or 0):.1f} % of the raw one-thread engine rate; "
         f"load average {os.getloadavg()[0]:.2f}; {time.time() - started:.0f} s"
     )
     if args.json is not None:
