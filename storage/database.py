@@ -1,11 +1,12 @@
 """``Database``: the trio-facing handle on an asyncpg pool that lives on the storage event loop.
 
 A unit of work is a coroutine function ``fn(conn, *args)`` written against asyncpg. ``run`` sends the
-whole function across to the asyncio loop in one crossing (FACTS.md: each crossing costs ~100 µs),
-where it runs on one pooled connection inside one transaction:
+whole function across to the asyncio loop in one crossing (each crossing costs tens of µs, so never
+one per statement), where it runs on one pooled connection inside one transaction:
 
 * success commits; any exception rolls back and propagates, database errors translated into the
-  ``storage.errors`` tree (the asyncpg exception kept as ``__cause__``);
+  ``storage.errors`` tree (the asyncpg exception kept as ``__cause__``) when they leave ``fn``: code
+  inside ``fn`` sees asyncpg's own exceptions (``asyncpg.UniqueViolationError`` ...);
 * ``timeout`` (default ``StorageSettings.command_timeout_s``) bounds the whole unit including waiting
   for a pooled connection, and raises ``StorageTimeoutError``;
 * a cancelled trio caller cancels the asyncio task and waits for it: the transaction is rolled back
@@ -13,8 +14,15 @@ where it runs on one pooled connection inside one transaction:
   reaches the caller. A unit that committed just before the cancellation arrived returns normally.
   The rollback itself is bounded by the pool's ``command_timeout``, so a dead server cannot wedge it.
 
+* ``RetryableError`` (serialization failure, deadlock) means the unit was rolled back and may simply
+  be run again; ``run`` does not retry by itself.
+
 ``fn`` runs on the asyncio thread: it must not touch trio objects, and it should only do database
-work (CPU-heavy code there delays every other unit of work of the process).
+work (CPU-heavy code there delays every other unit of work of the process). Nested
+``conn.transaction()`` blocks inside ``fn`` become savepoints. Session state a unit leaves behind
+(``SET`` without ``LOCAL``, session advisory locks, ``LISTEN``, cursors ``WITH HOLD``) is undone when
+the connection goes back to the pool (asyncpg's reset), at the price of one round trip per unit; a
+unit therefore costs BEGIN + its statements + COMMIT + reset round trips.
 """
 
 from __future__ import annotations
@@ -130,7 +138,7 @@ class Database:
         # On the asyncio thread.
         isolation: IsolationLevel = "repeatable_read" if readonly else "read_committed"
         with translated():
-            async with asyncio.timeout(timeout_s or self._settings.command_timeout_s):
+            async with asyncio.timeout(self._settings.command_timeout_s if timeout_s is None else timeout_s):
                 async with self._pool.acquire() as proxy:
                     conn = cast(Connection, proxy)  # the proxy forwards every Connection method
                     async with conn.transaction(isolation=isolation, readonly=readonly):

@@ -85,7 +85,6 @@ class EmbeddedServer:
         self._lock: OwnerLock | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._info: PostmasterInfo | None = None
-        self._account: ServerAccount | None = None
 
     @property
     def address(self) -> ServerAddress:
@@ -107,7 +106,6 @@ class EmbeddedServer:
             binaries = binaries.usable_by(account)
         prepare_data_dir(account, self.data_dir)
         self._lock = OwnerLock.acquire(self.data_dir)
-        self._account = account
         try:
             if not is_initialised(self.data_dir):
                 self._initdb(binaries, account)

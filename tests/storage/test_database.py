@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 import trio
 
@@ -145,3 +146,33 @@ async def test_instance_row_from_the_first_migration(db: Database) -> None:
 
     assert await db.run_readonly(instance) == 1
     assert db.applied_migrations == ()  # the template already had them
+
+
+async def test_a_nested_transaction_is_a_savepoint(db: Database) -> None:
+    async def insert_twice(conn: Connection) -> None:
+        async with conn.transaction():
+            await _put(conn, "inner", "1")
+            await _put(conn, "kept", "again")  # unique violation inside the savepoint only
+
+    async def outer(conn: Connection) -> None:
+        await _put(conn, "kept", "1")
+        # Inside a unit the driver's own exceptions are seen; translation happens at the boundary.
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await insert_twice(conn)
+        await _put(conn, "after", "1")
+
+    await db.run(outer)
+    assert [await db.run(_get, k) for k in ("kept", "inner", "after")] == ["1", None, "1"]
+
+
+async def test_session_state_does_not_leak_between_units(db: Database) -> None:
+    async def leak(conn: Connection) -> None:
+        await conn.execute("SET application_name = 'leaked'")
+
+    async def name(conn: Connection) -> str:
+        value: str = await conn.fetchval("SHOW application_name")
+        return value
+
+    for _ in range(8):  # whichever pooled connection comes next
+        await db.run(leak)
+        assert await db.run(name) == "klyuch"
