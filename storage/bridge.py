@@ -107,7 +107,8 @@ class AsyncioThread:
             try:
                 task = loop.create_task(fn(*args))
             except BaseException as exc:  # fn is not a coroutine function: report, never hang
-                token.run_sync_soon(trio.lowlevel.reschedule, trio_task, outcome.Error(exc))
+                with contextlib.suppress(trio.RunFinishedError):
+                    token.run_sync_soon(trio.lowlevel.reschedule, trio_task, outcome.Error(exc))
                 return
             holder.append(task)
             task.add_done_callback(deliver)
@@ -117,7 +118,9 @@ class AsyncioThread:
                 holder[0].cancel()
 
         def abort(_: Any) -> trio.lowlevel.Abort:
-            loop.call_soon_threadsafe(cancel)
+            # A closed loop has already cancelled every task, and their results are on their way.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(cancel)
             return trio.lowlevel.Abort.FAILED
 
         try:
