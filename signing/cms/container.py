@@ -30,6 +30,7 @@ PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Attr
 
 _SIGNED_DATA_OID = bytes(core.ObjectIdentifier("1.2.840.113549.1.7.2").dump())
 _PEM_LABELS = ("CMS", "PKCS7", "PKCS #7 SIGNED DATA")
+_VERSIONS = frozenset({1, 3, 4, 5})  # RFC 5652 §5.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ def load_signed_data(data: bytes) -> ParsedSignedData:
         encapsulated = signed_data["encap_content_info"]
         encapsulated_raw = _raw(encapsulated)
         version = int(signed_data["version"])
+        if version not in _VERSIONS:
+            raise MalformedDataError(f"SignedData version {version} does not exist")
         content_type = encapsulated["content_type"].dotted
         content = encapsulated["content"]
         raw_content = None if isinstance(content, core.Void) else bytes(content)

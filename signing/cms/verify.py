@@ -241,7 +241,15 @@ def _report(
     )
 
 
+_SIGNER_INFO_VERSIONS = {"issuer_and_serial_number": 1, "subject_key_identifier": 3}
+
+
 def _read_fields(info: cms.SignerInfo, signed: bytes | None) -> _Fields:
+    # RFC 5652 §5.3: version 1 goes with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+    if int(info["version"]) != _SIGNER_INFO_VERSIONS.get(info["sid"].name):
+        raise MalformedDataError(
+            f"SignerInfo version {int(info['version'])} does not match its {info['sid'].name}"
+        )
     digest = digest_algorithm_by_oid(info["digest_algorithm"]["algorithm"].dotted)
     algorithm = signature_algorithm_from_identifier(info["signature_algorithm"], digest_oid=digest.oid)
     if algorithm.digest is not digest:
