@@ -109,7 +109,9 @@ class Listener:
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+            conn = await asyncpg.connect(
+                self._dsn, timeout=self._timeout, server_settings={"application_name": "klyuch-listen"}
+            )
             conn.add_termination_listener(self._on_lost)
             self._conn = conn
         return self._conn

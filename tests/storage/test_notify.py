@@ -12,7 +12,7 @@ from storage import Connection, Database, open_database
 async def _terminate_listeners(conn: Connection) -> int:
     count: int = await conn.fetchval(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+        " WHERE datname = current_database() AND application_name = 'klyuch-listen'"
     )
     return count
 
@@ -103,7 +103,7 @@ async def test_concurrent_subscriptions_share_one_listen_connection(
     async def listeners(conn: Connection) -> int:
         count: int = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+            " WHERE datname = current_database() AND application_name = 'klyuch-listen'"
         )
         return count
 
