@@ -99,9 +99,8 @@ async def probe(settings: Settings, *, calls: int, tasks: int, seconds: float) -
         print(_line("db.run(SELECT 1)", await _timed(lambda: db.run(_select_one), calls)))
         print(_line("db.run_readonly(SELECT 1)", await _timed(lambda: db.run_readonly(_select_one), calls)))
         rate = await _insert_rate(db, tasks, seconds)
-        print(
-            f"{'inserts, ' + str(tasks) + ' trio tasks':<34} {rate:8.0f} /s  (pool_max_size={settings.storage.pool_max_size})"
-        )
+        label = f"inserts, {tasks} trio tasks"
+        print(f"{label:<34} {rate:8.0f} /s   (pool_max_size={settings.storage.pool_max_size})")
 
 
 def main(argv: list[str] | None = None) -> None:
