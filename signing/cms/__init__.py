@@ -5,9 +5,10 @@ Module map::
     signing.cms
      ├─ report ........ the validation report (EN 319 102-1 indications), frozen pydantic models
      ├─ validation .... shared checks: signature value, claimed signing time, chain; ValidationPolicy
+     ├─ der ........... minimal DER writing (TLV, SET OF) for assembling from encoded parts
      ├─ identifiers ... AlgorithmIdentifiers as CMS carries them (OpenSSL's GOST choices)
      ├─ attributes .... CAdES-BES signed attributes: build, read, signing-certificate-v2 binding
-     ├─ container ..... SignedData: strict parsing, assembly from encoded parts
+     ├─ container ..... SignedData: parsing into received encodings, assembly from encoded parts
      ├─ cades ......... prepare_cades / prepare_cosignature → finish; sign_cades / cosign_cades
      ├─ verify ........ verify_cades
      └─ raw ........... raw signature of a document or a hash: raw_digest, sign_raw, verify_raw

@@ -12,7 +12,9 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from asn1crypto import cms, core, tsp
+# Importing asn1crypto.tsp registers the ESS signing-certificate attributes with asn1crypto's CMS
+# parser; without it they would parse as opaque values.
+from asn1crypto import cms, core, tsp  # noqa: F401
 
 from signing.algorithms import DigestAlgorithm, digest_algorithm_by_oid
 from signing.cms.der import SEQUENCE, SET, der_set_of, tlv
@@ -28,9 +30,6 @@ __all__ = [
     "time_value",
 ]
 
-# asn1crypto parses the ESS attributes only once ``asn1crypto.tsp`` is imported (done above): keep
-# this reference so the import is never dropped as unused.
-_ESS_V2 = tsp.SigningCertificateV2
 _REFERENCE_TYPES = ("signing_certificate_v2", "signing_certificate")
 
 
