@@ -6,8 +6,9 @@ Run from the repository root::
     .venv/bin/python -m bench.storage_probe --calls 5000 --dsn postgresql://...
 
 Prints p50/p99 in µs for: the bare crossing (no database), ``SELECT 1`` on one connection inside the
-asyncio loop (no crossing, no pool: the driver's floor), ``db.run(SELECT 1)`` (crossing + pool +
-BEGIN/COMMIT + connection reset) and ``db.run_readonly``; then inserts/s with concurrent trio tasks.
+asyncio loop (no crossing, no pool: the driver's floor), crossing + pooled ``SELECT 1`` without a
+transaction (2 round trips: the statement and the pool's reset), ``db.run(SELECT 1)`` (4 round trips:
+BEGIN, statement, COMMIT, reset) and ``db.run_readonly``; then inserts/s with concurrent trio tasks.
 FACTS.md quotes SELECT 1 p50 165 µs for an asyncio loop in a thread on this kind of machine.
 """
 
@@ -63,6 +64,12 @@ async def _driver_floor(pool: asyncpg.Pool, calls: int) -> list[float]:
         return samples
 
 
+async def _pooled_select(pool: asyncpg.Pool) -> object:
+    """On the asyncio thread: pool acquire, SELECT 1, release (with reset), no transaction."""
+    async with pool.acquire() as conn:
+        return await conn.fetchval("SELECT 1")
+
+
 def _line(name: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p50 = ordered[len(ordered) // 2] * 1e6
@@ -96,6 +103,8 @@ async def probe(settings: Settings, *, calls: int, tasks: int, seconds: float) -
         await _timed(lambda: db.run(_select_one), 200)  # warm up pool, statement cache, branch predictors
         print(_line("crossing only (no database)", await _timed(lambda: bridge.run(_nothing), calls)))
         print(_line("SELECT 1 inside asyncio (floor)", await bridge.run(_driver_floor, pool, calls)))
+        pooled = await _timed(lambda: bridge.run(_pooled_select, pool), calls)
+        print(_line("crossing + pooled SELECT 1, no tx", pooled))
         print(_line("db.run(SELECT 1)", await _timed(lambda: db.run(_select_one), calls)))
         print(_line("db.run_readonly(SELECT 1)", await _timed(lambda: db.run_readonly(_select_one), calls)))
         rate = await _insert_rate(db, tasks, seconds)
