@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import shlex
 import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from bench.errors import BenchError, UsageError
 from bench.report import format_table
-from bench.runner import RunOptions, run, stderr_is_terminal
+from bench.runner import DEFAULT_PHASE_REQUESTS, DEFAULT_PHASE_S, RunOptions, run, stderr_is_terminal
 from bench.scenario import Registry
 from bench.scenarios import default_registry
 
@@ -85,70 +87,94 @@ def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _parser(scenarios: Mapping[str, str]) -> argparse.ArgumentParser:
-    names = ", ".join(scenarios)
     parser = argparse.ArgumentParser(
         prog="klyuch bench",
         description="Measure Klyuch under load and write a JSON report and a PNG plot.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "scenario", nargs="?", metavar="SCENARIO", help=f"one of: {names}; `list` describes them"
+    add = parser.add_argument
+    add(
+        "scenario",
+        nargs="?",
+        metavar="SCENARIO",
+        help=f"one of: {', '.join(scenarios)}; `list` describes them",
     )
-    parser.add_argument("--url", help="load this running server (loopback only) instead of starting one")
-    parser.add_argument(
+    add("--url", help="load this running server (loopback only) instead of starting one")
+    add(
         "--duration",
         type=_positive_float,
         metavar="S",
-        help="time limit per phase (6; crypto: seconds per measurement)",
+        help=f"time limit per phase ({DEFAULT_PHASE_S:g}; crypto: seconds per measurement)",
     )
-    parser.add_argument(
-        "--requests", type=_positive_int, metavar="N", help="request limit per phase (100000)"
+    add(
+        "--requests",
+        type=_positive_int,
+        metavar="N",
+        help=f"request limit per phase ({DEFAULT_PHASE_REQUESTS})",
     )
-    parser.add_argument(
-        "--concurrency", type=_positive_int, default=32, metavar="C", help="concurrent clients (32)"
+    add(
+        "--concurrency",
+        type=_positive_int,
+        default=_default("concurrency"),
+        metavar="C",
+        help="concurrent clients (%(default)s)",
     )
-    parser.add_argument(
+    add(
         "--rate",
         type=_positive_float,
         metavar="R",
-        help="open loop: R requests/s (latency from the intended send time)",
+        help="open loop: R requests/s, latency from the intended send time",
     )
-    parser.add_argument(
-        "--workers", type=_positive_int, default=1, metavar="W", help="server worker processes (1)"
+    add(
+        "--workers",
+        type=_positive_int,
+        default=_default("workers"),
+        metavar="W",
+        help="server worker processes (%(default)s)",
     )
-    parser.add_argument(
-        "--out", type=Path, default=Path("bench-results"), metavar="DIR", help="report folder (bench-results)"
-    )
-    parser.add_argument(
+    add("--out", type=Path, default=_default("out_dir"), metavar="DIR", help="report folder (%(default)s)")
+    add(
         "--warmup",
         type=_non_negative_float,
-        default=1.0,
+        default=_default("warmup_s"),
         metavar="S",
-        help="unrecorded warm-up per phase (1)",
+        help="unrecorded warm-up per phase (%(default)s)",
     )
-    parser.add_argument(
-        "--timeout", type=_positive_float, default=10.0, metavar="S", help="per-request timeout (10)"
+    add(
+        "--timeout",
+        type=_positive_float,
+        default=_default("timeout_s"),
+        metavar="S",
+        help="per-request timeout (%(default)s)",
     )
-    parser.add_argument(
+    add(
         "--ceiling",
         type=_non_negative_float,
-        default=1.0,
+        default=_default("ceiling_s"),
         metavar="S",
-        help="generator-ceiling seconds per phase, 0 to skip (1)",
+        help="generator-ceiling seconds per phase, 0 skips (%(default)s)",
     )
-    parser.add_argument(
+    add(
         "--server-command",
         metavar="CMD",
         help="command that starts the server (default: <python> -m edge serve)",
     )
-    parser.add_argument(
-        "--start-timeout", type=_positive_float, default=60.0, metavar="S", help="wait for /readyz (60)"
+    add(
+        "--start-timeout",
+        type=_positive_float,
+        default=_default("start_timeout_s"),
+        metavar="S",
+        help="wait for /readyz (%(default)s)",
     )
-    parser.add_argument(
-        "--stop-grace", type=_positive_float, default=10.0, metavar="S", help="SIGTERM→SIGKILL grace (10)"
+    add(
+        "--stop-grace",
+        type=_positive_float,
+        default=_default("stop_grace_s"),
+        metavar="S",
+        help="SIGTERM to SIGKILL grace (%(default)s)",
     )
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    add("--no-plot", action="store_true", help="skip the PNG")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="always draw the progress bar"
@@ -157,9 +183,14 @@ def _parser(scenarios: Mapping[str, str]) -> argparse.ArgumentParser:
         "--no-progress",
         dest="progress",
         action="store_false",
-        help="never draw it (default: when stderr is a terminal)",
+        help="never (default: when stderr is a terminal)",
     )
     return parser
+
+
+def _default(name: str) -> Any:
+    """The ``RunOptions`` default of ``name``: one source of truth for the library and the CLI."""
+    return next(f.default for f in dataclasses.fields(RunOptions) if f.name == name)
 
 
 def _options(args: argparse.Namespace) -> RunOptions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,8 +39,16 @@ class _Follower:
     """Redraws the bar from the recorder a few times a second (cheap: reads two lengths)."""
 
     def __init__(self, label: str, spec: LoadSpec, rec: Recorder) -> None:
+        # tqdm reads the terminal size itself and draws nothing when a pty reports 0x0; shutil falls back.
+        size = shutil.get_terminal_size()
         self._bar = tqdm(
-            total=_STEPS, desc=label, file=sys.stderr, leave=True, bar_format="{desc} {bar} {postfix}"
+            total=_STEPS,
+            desc=f"{label:>8}",
+            file=sys.stderr,
+            leave=True,
+            ncols=min(size.columns, 120),
+            nrows=size.lines,
+            bar_format="{desc} {percentage:3.0f}% |{bar}| {elapsed}{postfix}",
         )
         self._spec = spec
         self._rec = rec

@@ -35,7 +35,7 @@ from bench.target import Target, parse_target
 
 T = TypeVar("T")
 
-DEFAULT_PHASE_S = 6.0
+DEFAULT_PHASE_S = 5.0
 """Time limit of a measured phase unless ``--duration`` says otherwise."""
 DEFAULT_PHASE_REQUESTS = 100_000
 """Request limit of a measured phase unless ``--requests`` says otherwise."""
@@ -61,7 +61,7 @@ class RunOptions:
     """Open-loop arrival rate (req/s); closed loop when ``None``."""
     workers: int = 1
     """Server worker processes when the harness starts the server."""
-    warmup_s: float = 1.0
+    warmup_s: float = 0.5
     """Unrecorded load before each phase."""
     timeout_s: float = 10.0
     """Per-request timeout."""
@@ -226,10 +226,10 @@ def _start_server(scenario: HttpScenario, options: RunOptions) -> tuple[ServerPr
     return klyuch, _started(klyuch, klyuch.start)
 
 
-def _started(server: ServerProcess, start: Any) -> float:
+def _started(server: ServerProcess, start: Callable[[], float]) -> float:
     """Run ``start``; stop the half-started server if that fails (the caller has no handle yet)."""
     try:
-        seconds: float = start()
+        seconds = start()
     except BaseException:
         server.stop()
         raise

@@ -15,6 +15,7 @@ and reported, because a server that leaves processes behind has a bug worth seei
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import os
 import selectors
@@ -52,6 +53,8 @@ class StopReport:
     """Whether the grace period ran out and SIGKILL was needed."""
     stragglers: list[str] = field(default_factory=list)
     """``pid name`` of processes that outlived the main process and had to be killed."""
+    seconds: float = 0.0
+    """How long stopping took (signal to last process gone)."""
 
 
 class ServerProcess:
@@ -121,9 +124,11 @@ class ServerProcess:
         """SIGTERM, grace period, SIGKILL of the group, sweep stragglers, delete the home; idempotent."""
         if self._stopped is not None:
             return self._stopped
+        began = time.monotonic()
         with _signals_blocked():
             report = self._terminate()
             shutil.rmtree(self.home, ignore_errors=True)
+        report = dataclasses.replace(report, seconds=round(time.monotonic() - began, 3))
         self._stopped = report
         return report
 

@@ -42,6 +42,7 @@ def test_standin_starts_ready_and_stops_cleanly() -> None:
     finally:
         report = server.stop()
     assert (report.exit_code, report.forced, report.stragglers) == (0, False, [])
+    assert report.seconds < 5
     assert not server.home.exists()
     assert _gone(server.pid)
     assert server.stop() is report  # idempotent
