@@ -26,7 +26,7 @@ from signing.cms.cades import (
     sign_cades,
 )
 from signing.cms.container import ParsedSignedData, load_signed_data
-from signing.cms.raw import default_algorithm, raw_digest, sign_raw, verify_raw
+from signing.cms.raw import default_algorithm, document_digest, raw_digest, sign_raw, verify_raw
 from signing.cms.report import (
     CertificateSummary,
     Check,
@@ -60,6 +60,7 @@ __all__ = [
     "ValidationReport",
     "cosign_cades",
     "default_algorithm",
+    "document_digest",
     "finish",
     "load_signed_data",
     "prepare_cades",

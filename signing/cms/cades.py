@@ -29,7 +29,8 @@ from signing.cms.attributes import build_signed_attributes, single_value
 from signing.cms.container import PARSE_ERRORS, ParsedSignedData, assemble_signed_data, load_signed_data
 from signing.cms.der import CONTEXT_0, SEQUENCE, tlv
 from signing.cms.identifiers import digest_identifier, signature_identifier
-from signing.errors import InvalidInputError, SigningError, UnsupportedAlgorithmError
+from signing.cms.raw import document_digest
+from signing.errors import InvalidInputError, InvalidSignatureError, SigningError, UnsupportedAlgorithmError
 from signing.keys import Signer, spki_key_algorithm
 from signing.x509 import Certificate
 
@@ -78,20 +79,6 @@ def _signing_time(signing_time: dt.datetime | None) -> dt.datetime:
     if signing_time.tzinfo is None:
         raise InvalidInputError("the signing time must be timezone-aware")
     return signing_time
-
-
-def _message_digest(digest: DigestAlgorithm, content: bytes | None, content_digest: bytes | None) -> bytes:
-    if content_digest is not None:
-        if content is not None:
-            raise InvalidInputError("give either the content or its digest, not both")
-        if len(content_digest) != digest.size:
-            raise InvalidInputError(
-                f"a {digest.name} digest is {digest.size} bytes, got {len(content_digest)}"
-            )
-        return bytes(content_digest)
-    if content is None:
-        raise InvalidInputError("give the content or its digest")
-    return digest.hash(content)
 
 
 def _prepared(
@@ -145,7 +132,9 @@ def prepare_cades(
     _check_algorithm(certificate, signature_algorithm)
     if content_digest is not None and not detached:
         raise InvalidInputError("a signature made from a digest can only be detached")
-    message_digest = _message_digest(signature_algorithm.digest, content, content_digest)
+    message_digest = document_digest(
+        signature_algorithm.digest, content=content, content_digest=content_digest
+    )
     return _prepared(
         content_type=_DATA,
         message_digest=message_digest,
@@ -181,7 +170,9 @@ def prepare_cosignature(
         if content is not None or content_digest is not None:
             raise InvalidInputError("an attached CMS carries its content: do not pass it again")
         content = parsed.content
-    message_digest = _message_digest(signature_algorithm.digest, content, content_digest)
+    message_digest = document_digest(
+        signature_algorithm.digest, content=content, content_digest=content_digest
+    )
     _check_same_content(parsed, signature_algorithm.digest, content, message_digest)
     return _prepared(
         content_type=parsed.content_type,
@@ -308,7 +299,6 @@ def sign_cades(
     certificates: Sequence[Certificate] = (),
 ) -> bytes:
     """Prepare, sign with ``signer`` and finish: a CAdES-BES signature in one call (tests, local use)."""
-    _check_signer(signer, certificate)
     prepared = prepare_cades(
         content,
         certificate=certificate,
@@ -318,7 +308,7 @@ def sign_cades(
         signing_time=signing_time,
         certificates=certificates,
     )
-    return finish(prepared, signer.sign_digest(prepared.digest_to_sign))
+    return _sign_and_finish(prepared, signer)
 
 
 def cosign_cades(
@@ -332,7 +322,6 @@ def cosign_cades(
     certificates: Sequence[Certificate] = (),
 ) -> bytes:
     """Add ``signer``'s CAdES-BES signature to the existing CMS ``signature`` in one call."""
-    _check_signer(signer, certificate)
     prepared = prepare_cosignature(
         signature,
         certificate=certificate,
@@ -342,9 +331,12 @@ def cosign_cades(
         signing_time=signing_time,
         certificates=certificates,
     )
-    return finish(prepared, signer.sign_digest(prepared.digest_to_sign))
+    return _sign_and_finish(prepared, signer)
 
 
-def _check_signer(signer: Signer, certificate: Certificate) -> None:
-    if signer.public_key().spki() != certificate.spki:
-        raise InvalidInputError("the signer's key is not the certificate's key")
+def _sign_and_finish(prepared: PreparedSignature, signer: Signer) -> bytes:
+    try:
+        return finish(prepared, signer.sign_digest(prepared.digest_to_sign))
+    except InvalidSignatureError as exc:
+        # finish() checks with the certificate's key: a software signer fails only with another key.
+        raise InvalidInputError("the signer's signature does not verify with the certificate's key") from exc

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from signing.algorithms import SignatureAlgorithm, default_signature_algorithm
+from signing.algorithms import DigestAlgorithm, SignatureAlgorithm, default_signature_algorithm
 from signing.cms.report import (
     CertificateSummary,
     Check,
@@ -39,7 +39,27 @@ from signing.international import InternationalPublicKey
 from signing.keys import PublicKey, Signer
 from signing.x509 import Certificate
 
-__all__ = ["default_algorithm", "raw_digest", "sign_raw", "verify_raw"]
+__all__ = ["default_algorithm", "document_digest", "raw_digest", "sign_raw", "verify_raw"]
+
+
+def document_digest(
+    digest: DigestAlgorithm, *, content: bytes | None = None, content_digest: bytes | None = None
+) -> bytes:
+    """The ``digest`` of a document: hashed from ``content``, or ``content_digest`` after a length check.
+
+    Exactly one of the two must be given (``InvalidInputError`` otherwise).
+    """
+    if content_digest is not None:
+        if content is not None:
+            raise InvalidInputError("give either the content or its digest, not both")
+        if len(content_digest) != digest.size:
+            raise InvalidInputError(
+                f"a {digest.name} digest is {digest.size} bytes, got {len(content_digest)}"
+            )
+        return bytes(content_digest)
+    if content is None:
+        raise InvalidInputError("give the content or its digest")
+    return digest.hash(content)
 
 
 def raw_digest(
@@ -48,16 +68,8 @@ def raw_digest(
     content: bytes | None = None,
     content_digest: bytes | None = None,
 ) -> bytes:
-    """The digest to sign: of ``content``, or ``content_digest`` itself after a length check."""
-    digest = signature_algorithm.digest
-    if (content is None) == (content_digest is None):
-        raise InvalidInputError("give either the content or its digest")
-    if content is not None:
-        return digest.hash(content)
-    if content_digest is None or len(content_digest) != digest.size:
-        size = None if content_digest is None else len(content_digest)
-        raise InvalidInputError(f"a {digest.name} digest is {digest.size} bytes, got {size}")
-    return bytes(content_digest)
+    """The prepare step of a raw signature: the digest ``signature_algorithm`` signs."""
+    return document_digest(signature_algorithm.digest, content=content, content_digest=content_digest)
 
 
 def sign_raw(signer: Signer, *, content: bytes | None = None, content_digest: bytes | None = None) -> bytes:

@@ -118,3 +118,23 @@ def test_three_signers_rsa_p256_gost512(oracle: Oracle) -> None:
     report = verify_cades(signature, trust_anchors=anchors)
     assert report.passed
     assert [s.index for s in report.signers] == [0, 1, 2]
+
+
+def test_cosigning_a_streamed_ber_signature(oracle: Oracle) -> None:
+    """``-stream`` writes indefinite-length BER: its parts are kept as they are inside our DER frame."""
+    first_pki, second_pki = pki(ParamSet.TC26_256_A), pki("P-256")
+    first = oracle.cms_sign(
+        first_pki.certificate,
+        first_pki.key,
+        DOCUMENT,
+        gost=True,
+        detached=False,
+        cades=True,
+        extra=["-stream"],
+    )
+    assert first[1] == 0x80  # indefinite length
+    assert verify_cades(first, trust_anchors=[first_pki.root]).passed
+    both = cosign_cades(first, signer=second_pki.key, certificate=second_pki.certificate)
+    anchors = [first_pki.root, second_pki.root]
+    oracle.assert_cms_verifies(both, anchors, gost=True)
+    assert verify_cades(both, trust_anchors=anchors).passed
