@@ -39,10 +39,12 @@ from actors.hsm.errors import (
     HsmAuthError,
     HsmError,
     HsmProtocolError,
+    HsmRequestError,
     UnitLostError,
     UnitTimeoutError,
 )
 from actors.hsm.protocol import (
+    MAX_DIGESTS_PER_CALL,
     REPLY_TYPES,
     Agree,
     Done,
@@ -55,12 +57,16 @@ from actors.hsm.protocol import (
     KeyAlgorithm,
     KeyInfo,
     KeyRef,
+    ManySignatures,
     Metrics,
     MetricsReport,
+    Op,
     Request,
     Secret,
     Signatures,
     SignDigests,
+    SignItem,
+    SignMany,
     Unwrap,
 )
 
@@ -93,6 +99,40 @@ class _Pending:
             trio.lowlevel.reschedule(self.task)
 
 
+class _Batch:
+    """The coalesced single signatures of one SIGN_MANY frame; its reply fans out to them."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self, calls: list[_Pending]) -> None:
+        self.calls = calls
+
+    def resolve(self, kind: int, body: bytes, error: HsmError | None = None) -> None:
+        outcomes: tuple[bytes | HsmError, ...] = ()
+        if error is None:
+            try:
+                outcomes = self._outcomes(kind, body)
+            except HsmError as exc:
+                error = exc
+        if error is not None:
+            for call in self.calls:
+                call.resolve(wire.Kind.ERROR, b"", error)
+            return
+        for call, outcome in zip(self.calls, outcomes, strict=True):
+            if isinstance(outcome, HsmError):
+                call.resolve(wire.Kind.ERROR, b"", outcome)
+            else:
+                call.resolve(wire.Kind.OK, outcome)
+
+    def _outcomes(self, kind: int, body: bytes) -> tuple[bytes | HsmError, ...]:
+        if kind != wire.Kind.OK:
+            raise decode_error(body)  # the whole frame was refused (e.g. the unit is stopping)
+        outcomes = decode_reply(ManySignatures, body).outcomes
+        if len(outcomes) != len(self.calls):
+            raise HsmProtocolError("the unit answered a different number of items")
+        return outcomes
+
+
 class UnitConnection:
     """An authenticated connection to one unit. Create it with :func:`open_unit_connection`."""
 
@@ -104,6 +144,7 @@ class UnitConnection:
         call_timeout: float,
         max_frame: int,
         send_timeout: float = DEFAULT_SEND_TIMEOUT_S,
+        coalesce: bool = True,
     ) -> None:
         """Internal: the stream has passed the handshake."""
         self._stream = stream
@@ -116,11 +157,14 @@ class UnitConnection:
         self._call_timeout = call_timeout
         self._send_timeout = send_timeout
         self._max_frame = max_frame
-        self._pending: dict[int, _Pending] = {}
+        self._coalesce = coalesce
+        self._pending: dict[int, _Pending | _Batch] = {}
         self._next_id = 0
         self._lost: UnitLostError | None = None
         self._outgoing: list[bytes] = []
+        self._queued_items: list[tuple[SignItem, _Pending]] = []
         self._flushing = False
+        self._calls = 0
 
     @property
     def is_lost(self) -> bool:
@@ -130,7 +174,7 @@ class UnitConnection:
     @property
     def in_flight(self) -> int:
         """Calls waiting for their reply."""
-        return len(self._pending)
+        return self._calls
 
     # --- the generic call ----------------------------------------------------------------------
 
@@ -149,25 +193,38 @@ class UnitConnection:
         body = encode_request(request, op_id=op_id)
         if wire.MIN_LENGTH + len(body) > self.unit_max_frame:
             raise FrameTooLargeError(f"request of {len(body)} bytes exceeds the unit's frame limit")
-        self._next_id = self._next_id % wire.MAX_REQUEST_ID + 1
-        request_id = self._next_id
+        request_id = self._new_id()
         pending = self._pending[request_id] = _Pending(trio.lowlevel.current_task())
+        try:
+            await self._complete(pending, wire.pack(request.op, request_id, body), request.op.name, timeout)
+        finally:
+            self._pending.pop(request_id, None)
+        return decode_reply(reply_type, pending.body)
+
+    def _new_id(self) -> int:
+        self._next_id = self._next_id % wire.MAX_REQUEST_ID + 1
+        return self._next_id
+
+    async def _complete(
+        self, pending: _Pending, frame: bytes | None, what: str, timeout: float | None
+    ) -> None:
+        """Send (``frame``, or the queued items), wait for ``pending``, raise its error if it failed."""
         limit = self._call_timeout if timeout is None else timeout
+        self._calls += 1
         try:
             with trio.move_on_after(limit):
-                await self._send(wire.pack(request.op, request_id, body))
+                await self._send(frame)
                 if not pending.done:
                     await self._wait(pending)
         finally:
-            self._pending.pop(request_id, None)
+            self._calls -= 1
         if not pending.done:
             self._raise_if_lost()
-            raise UnitTimeoutError(f"unit {self.unit_id!r} did not answer {request.op.name} within {limit} s")
+            raise UnitTimeoutError(f"unit {self.unit_id!r} did not answer {what} within {limit} s")
         if pending.error is not None:
             raise pending.error
         if pending.kind == wire.Kind.ERROR:
             raise decode_error(pending.body)
-        return decode_reply(reply_type, pending.body)
 
     @staticmethod
     async def _wait(pending: _Pending) -> None:
@@ -180,22 +237,25 @@ class UnitConnection:
         pending.waiting = True
         await trio.lowlevel.wait_task_rescheduled(abort)
 
-    async def _send(self, frame: bytes) -> None:
+    async def _send(self, frame: bytes | None) -> None:
         """Queue ``frame``; the first caller to find no send in progress writes everything queued.
 
         No writer task, so a quiet connection costs no task switch per call, and frames queued
-        while a write is in progress leave together in the next one. The write is shielded from
-        the caller's cancellation (a half-written frame would corrupt the stream) but bounded by
-        ``send_timeout``; a unit that takes no bytes for that long is treated as lost.
+        while a write is in progress leave together in the next one; single signatures queued
+        meanwhile become one SIGN_MANY frame. The write is shielded from the caller's cancellation
+        (a half-written frame would corrupt the stream) but bounded by ``send_timeout``; a unit
+        that takes no bytes for that long is treated as lost.
         """
         self._raise_if_lost()
-        self._outgoing.append(frame)
+        if frame is not None:
+            self._outgoing.append(frame)
         if self._flushing:
             return
         self._flushing = True
         try:
             with trio.CancelScope(shield=True, deadline=trio.current_time() + self._send_timeout) as scope:
-                while self._outgoing:
+                while self._outgoing or self._queued_items:
+                    self._pack_items()
                     data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
                     self._outgoing.clear()
                     await self._stream.send_all(data)
@@ -246,8 +306,49 @@ class UnitConnection:
     async def sign_digest(
         self, key: KeyRef, digest: bytes, *, timeout: float | None = None, op_id: str | None = None
     ) -> bytes:
-        """Sign one digest."""
-        return (await self.sign_digests(key, [digest], timeout=timeout, op_id=op_id))[0]
+        """Sign one digest.
+
+        Single signatures requested while the socket is busy are coalesced into one SIGN_MANY
+        frame (items still succeed or fail on their own); a quiet connection sends at once.
+        """
+        if not self._coalesce:
+            return (await self.sign_digests(key, [digest], timeout=timeout, op_id=op_id))[0]
+        if not 1 <= len(digest) <= 255:
+            raise HsmRequestError(f"a digest is 1..255 bytes, not {len(digest)}")
+        item = SignItem(key=key, digest=digest, op_id=op_id)
+        encode_request(SignMany(items=(item,)))  # refuse a malformed key here, not in the batch
+        pending = _Pending(trio.lowlevel.current_task())
+        self._raise_if_lost()
+        self._queued_items.append((item, pending))
+        await self._complete(pending, None, "SIGN_MANY", timeout)
+        return pending.body
+
+    async def sign_many(
+        self, items: Sequence[SignItem], *, timeout: float | None = None
+    ) -> list[bytes | HsmError]:
+        """Sign one digest per item, each with its own key; per item: the signature or its error."""
+        reply = await self.call(SignMany(items=tuple(items)), ManySignatures, timeout=timeout)
+        if len(reply.outcomes) != len(items):
+            raise HsmProtocolError("the unit answered a different number of items")
+        return list(reply.outcomes)
+
+    def _pack_items(self) -> None:
+        """Turn the queued single signatures into SIGN_MANY frames within the unit's frame limit."""
+        queued, self._queued_items = self._queued_items, []
+        while queued:
+            budget, count = self.unit_max_frame - wire.MIN_LENGTH - 2, 0
+            while count < min(len(queued), MAX_DIGESTS_PER_CALL):
+                item = queued[count][0]
+                size = 22 + len(item.key.blob or b"") + len(item.digest) + len((item.op_id or "").encode())
+                if size > budget and count:
+                    break
+                budget -= size
+                count += 1
+            chunk, queued = queued[:count], queued[count:]
+            request_id = self._new_id()
+            self._pending[request_id] = _Batch([pending for _, pending in chunk])
+            body = encode_request(SignMany(items=tuple(item for item, _ in chunk)))
+            self._outgoing.append(wire.pack(Op.SIGN_MANY, request_id, body))
 
     async def public_key(self, key: KeyRef, *, timeout: float | None = None) -> KeyInfo:
         """The key's public half."""
@@ -332,18 +433,19 @@ class UnitConnection:
             offset = end
             if request_id == 0 and kind == wire.Kind.ERROR:
                 raise decode_error(body)  # a connection-level error: the unit hangs up after it
-            pending = self._pending.pop(request_id, None)
-            if pending is not None:
-                pending.resolve(kind, body)
+            waiting = self._pending.pop(request_id, None)
+            if waiting is not None:
+                waiting.resolve(kind, body)
         return offset
 
     def _mark_lost(self, reason: str) -> None:
         if self._lost is None:
             self._lost = UnitLostError(reason)
-        pending, self._pending = list(self._pending.values()), {}
-        for call in pending:
-            if not call.done:
-                call.resolve(wire.Kind.ERROR, b"", UnitLostError(str(self._lost)))
+        waiting: list[_Pending | _Batch] = list(self._pending.values())
+        waiting += [pending for _, pending in self._queued_items]
+        self._pending, self._queued_items = {}, []
+        for call in waiting:
+            call.resolve(wire.Kind.ERROR, b"", UnitLostError(str(self._lost)))
 
     async def aclose(self) -> None:
         """Close the connection; pending calls fail with :class:`UnitLostError`."""
@@ -395,12 +497,14 @@ async def open_unit_connection(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
     call_timeout: float = DEFAULT_CALL_TIMEOUT_S,
     max_frame: int = wire.DEFAULT_MAX_FRAME,
+    coalesce: bool = True,
 ) -> AsyncIterator[UnitConnection]:
     """Connect to the unit at ``path``, authenticate with ``auth_key``, and serve calls in the block.
 
     Raises :class:`UnitLostError` when nothing listens at ``path`` (or it hangs up), :class:`HsmAuthError`
     when the keys differ, :class:`UnitTimeoutError` when the handshake takes longer than
-    ``connect_timeout``. ``call_timeout`` is the default of every call; ``max_frame`` bounds replies.
+    ``connect_timeout``. ``call_timeout`` is the default of every call; ``max_frame`` bounds replies;
+    ``coalesce`` lets concurrent :meth:`UnitConnection.sign_digest` calls share SIGN_MANY frames.
     """
     try:
         with trio.fail_after(connect_timeout):
@@ -416,7 +520,9 @@ async def open_unit_connection(
         ) from None
     except OSError as exc:
         raise UnitLostError(f"cannot connect to the unit at {Path(path)}: {exc.strerror or exc}") from exc
-    connection = UnitConnection(stream, hello, call_timeout=call_timeout, max_frame=max_frame)
+    connection = UnitConnection(
+        stream, hello, call_timeout=call_timeout, max_frame=max_frame, coalesce=coalesce
+    )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection._read_loop)
         try:

@@ -3,9 +3,13 @@
 **Hot path (binary, all integers big-endian).** SIGN_DIGESTS is most of the traffic, and JSON with
 base64 cost ~20 µs per call on both sides together (measured with ``bench/hsm_probe.py``), so::
 
-    SignDigests  key_id (16) ‖ blob_len u16 ‖ blob ‖ digest_size u8 ‖ count u16 ‖ digests
-                 ‖ [op_id_len u8 ‖ op_id (UTF-8)]          (blob_len 0 = no blob; digests all one size)
-    Signatures   size u16 ‖ count u16 ‖ signatures         (one key signs: all one size)
+    SignDigests     key_id (16) ‖ blob_len u16 ‖ blob ‖ digest_size u8 ‖ count u16 ‖ digests
+                    ‖ [op_id_len u8 ‖ op_id (UTF-8)]       (blob_len 0 = no blob; digests all one size)
+    Signatures      size u16 ‖ count u16 ‖ signatures      (one key signs: all one size)
+    SignMany        count u16 ‖ count × (key_id (16) ‖ blob_len u16 ‖ blob ‖ digest_len u8 ‖ digest
+                                     ‖ op_id_len u8 ‖ op_id)            (op_id_len 0 = none)
+    ManySignatures  count u16 ‖ count × (status u8 ‖ len u16 ‖ data)
+                                     (status 0: data = signature; 1: data = JSON {"code", "message"})
 
 **Everything else (JSON).** A compact JSON object with the dataclass field names as keys; ``bytes``
 fields are base64 strings, ``tuple[bytes, ...]`` lists of them, a :class:`KeyRef` a nested
@@ -45,12 +49,15 @@ from actors.hsm.protocol import (
     HealthReport,
     KeyInfo,
     KeyRef,
+    ManySignatures,
     MetricsReport,
     Reply,
     Request,
     Secret,
     Signatures,
     SignDigests,
+    SignItem,
+    SignMany,
 )
 
 _M = TypeVar("_M")
@@ -70,63 +77,91 @@ class _BodyCodec(Protocol):
 # --- binary hot path -----------------------------------------------------------------------------
 
 
+class _Cursor:
+    """Reads a binary body front to back; running short is a :class:`HsmRequestError`."""
+
+    __slots__ = ("body", "offset", "what")
+
+    def __init__(self, body: bytes, what: str) -> None:
+        self.body = body
+        self.offset = 0
+        self.what = what
+
+    def take(self, size: int) -> bytes:
+        end = self.offset + size
+        if end > len(self.body):
+            raise HsmRequestError(f"{self.what}: truncated body")
+        chunk = self.body[self.offset : end]
+        self.offset = end
+        return chunk
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        value: int = _U16.unpack(self.take(2))[0]
+        return value
+
+    def key_ref(self) -> KeyRef:
+        key_id = self.take(_KEY_ID_SIZE).hex()
+        blob_size = self.u16()
+        return KeyRef(key_id, self.take(blob_size) if blob_size else None)
+
+    @property
+    def rest(self) -> int:
+        return len(self.body) - self.offset
+
+
+def _key_id_bytes(key_id: str) -> bytes:
+    try:
+        raw = bytes.fromhex(key_id)
+    except ValueError:
+        raw = b""
+    if len(raw) != _KEY_ID_SIZE:
+        raise HsmRequestError(f"a key id is {KEY_ID_HEX_LENGTH} hex digits")
+    return raw
+
+
+def _key_ref_bytes(key: KeyRef) -> list[bytes]:
+    blob = key.blob or b""
+    return [_key_id_bytes(key.key_id), _U16.pack(len(blob)), blob]
+
+
+def _check_count(count: int, what: str) -> None:
+    if not 1 <= count <= MAX_DIGESTS_PER_CALL:
+        raise HsmRequestError(f"{what}: 1..{MAX_DIGESTS_PER_CALL} items per call, not {count}")
+
+
 class _SignDigestsCodec:
     """SIGN_DIGESTS requests (see the module docstring)."""
 
     def encode(self, message: SignDigests, op_id: str | None = None) -> bytes:
         digests = message.digests
-        size = len(digests[0]) if digests else 0
-        if not 1 <= len(digests) <= MAX_DIGESTS_PER_CALL:
-            raise HsmRequestError(f"sign 1..{MAX_DIGESTS_PER_CALL} digests per call, not {len(digests)}")
+        _check_count(len(digests), "SignDigests")
+        size = len(digests[0])
         if not 1 <= size <= 255 or any(len(digest) != size for digest in digests):
             raise HsmRequestError("the digests of one call must all have one length of 1..255 bytes")
-        blob = message.key.blob or b""
-        try:
-            key_id = bytes.fromhex(message.key.key_id)
-        except ValueError:
-            key_id = b""
-        if len(key_id) != _KEY_ID_SIZE:
-            raise HsmRequestError(f"a key id is {KEY_ID_HEX_LENGTH} hex digits")
-        parts = [key_id, _U16.pack(len(blob)), blob, bytes((size,))]
-        parts += [_U16.pack(len(digests)), *digests]
+        parts = [*_key_ref_bytes(message.key), bytes((size,)), _U16.pack(len(digests)), *digests]
         if op_id:
             tag = op_id.encode()[:MAX_OP_ID_LENGTH]
             parts += [bytes((len(tag),)), tag]
         return b"".join(parts)
 
     def decode(self, body: bytes) -> tuple[SignDigests, str | None]:
-        try:
-            key_id = body[:_KEY_ID_SIZE].hex()
-            offset = _KEY_ID_SIZE
-            (blob_size,) = _U16.unpack_from(body, offset)
-            offset += 2
-            blob = body[offset : offset + blob_size] if blob_size else None
-            offset += blob_size
-            size = body[offset]
-            (count,) = _U16.unpack_from(body, offset + 1)
-            offset += 3
-        except (struct.error, IndexError):
-            raise HsmRequestError("SignDigests: truncated body") from None
-        end = offset + size * count
-        if (
-            len(key_id) != KEY_ID_HEX_LENGTH
-            or (blob is not None and len(blob) != blob_size)
-            or len(body) < end
-        ):
-            raise HsmRequestError("SignDigests: truncated body")
-        if not size or not 1 <= count <= MAX_DIGESTS_PER_CALL:
-            raise HsmRequestError(f"SignDigests: 1..{MAX_DIGESTS_PER_CALL} digests of 1..255 bytes")
-        digests = tuple(body[start : start + size] for start in range(offset, end, size))
-        return SignDigests(key=KeyRef(key_id, blob), digests=digests), _trailing_op_id(body, end)
-
-
-def _trailing_op_id(body: bytes, offset: int) -> str | None:
-    if len(body) == offset:
-        return None
-    size = body[offset]
-    if len(body) != offset + 1 + size:
-        raise HsmRequestError("SignDigests: malformed op_id")
-    return body[offset + 1 :].decode("utf-8", "replace")
+        cursor = _Cursor(body, "SignDigests")
+        key = cursor.key_ref()
+        size, count = cursor.u8(), cursor.u16()
+        _check_count(count, "SignDigests")
+        if not size:
+            raise HsmRequestError("SignDigests: empty digests")
+        block = cursor.take(size * count)
+        digests = tuple(block[start : start + size] for start in range(0, len(block), size))
+        op_id = None
+        if cursor.rest:
+            op_id = cursor.take(cursor.u8()).decode("utf-8", "replace")
+            if cursor.rest:
+                raise HsmRequestError("SignDigests: trailing bytes after op_id")
+        return SignDigests(key=key, digests=digests), op_id
 
 
 class _SignaturesCodec:
@@ -140,14 +175,75 @@ class _SignaturesCodec:
         return _SIGNATURES_HEAD.pack(size, len(signatures)) + b"".join(signatures)
 
     def decode(self, body: bytes) -> tuple[Signatures, str | None]:
-        try:
-            size, count = _SIGNATURES_HEAD.unpack_from(body)
-        except struct.error:
-            raise HsmRequestError("Signatures: truncated body") from None
-        offset = _SIGNATURES_HEAD.size
-        if len(body) != offset + size * count:
+        cursor = _Cursor(body, "Signatures")
+        size, count = cursor.u16(), cursor.u16()
+        if cursor.rest != size * count:
             raise HsmRequestError("Signatures: body length does not match its header")
-        return Signatures(tuple(body[start : start + size] for start in range(offset, len(body), size))), None
+        block = cursor.take(size * count)
+        return Signatures(tuple(block[start : start + size] for start in range(0, len(block), size))), None
+
+
+class _SignManyCodec:
+    """SIGN_MANY requests (see the module docstring)."""
+
+    def encode(self, message: SignMany, op_id: str | None = None) -> bytes:
+        _check_count(len(message.items), "SignMany")
+        parts = [_U16.pack(len(message.items))]
+        for item in message.items:
+            if not 1 <= len(item.digest) <= 255:
+                raise HsmRequestError("a digest is 1..255 bytes")
+            tag = (item.op_id or "").encode()[:MAX_OP_ID_LENGTH]
+            parts += [
+                *_key_ref_bytes(item.key),
+                bytes((len(item.digest),)),
+                item.digest,
+                bytes((len(tag),)),
+                tag,
+            ]
+        return b"".join(parts)
+
+    def decode(self, body: bytes) -> tuple[SignMany, str | None]:
+        cursor = _Cursor(body, "SignMany")
+        count = cursor.u16()
+        _check_count(count, "SignMany")
+        items = []
+        for _ in range(count):
+            key = cursor.key_ref()
+            size = cursor.u8()
+            if not size:
+                raise HsmRequestError("SignMany: empty digest")
+            digest = cursor.take(size)
+            op_id = cursor.take(cursor.u8()).decode("utf-8", "replace") or None
+            items.append(SignItem(key, digest, op_id))
+        if cursor.rest:
+            raise HsmRequestError("SignMany: trailing bytes")
+        return SignMany(tuple(items)), None
+
+
+class _ManySignaturesCodec:
+    """SIGN_MANY replies (see the module docstring)."""
+
+    def encode(self, message: ManySignatures, op_id: str | None = None) -> bytes:
+        parts = [_U16.pack(len(message.outcomes))]
+        for outcome in message.outcomes:
+            status, data = (
+                (b"\x01", encode_error(outcome)) if isinstance(outcome, HsmError) else (b"\x00", outcome)
+            )
+            parts += [status, _U16.pack(len(data)), data]
+        return b"".join(parts)
+
+    def decode(self, body: bytes) -> tuple[ManySignatures, str | None]:
+        cursor = _Cursor(body, "ManySignatures")
+        outcomes: list[bytes | HsmError] = []
+        for _ in range(cursor.u16()):
+            status = cursor.u8()
+            data = cursor.take(cursor.u16())
+            if status > 1:
+                raise HsmRequestError("ManySignatures: unknown item status")
+            outcomes.append(decode_error(data) if status else data)
+        if cursor.rest:
+            raise HsmRequestError("ManySignatures: trailing bytes")
+        return ManySignatures(tuple(outcomes)), None
 
 
 # --- JSON for the rest ---------------------------------------------------------------------------
@@ -277,12 +373,17 @@ def _codec_for(message_type: type[Any]) -> _BodyCodec:
         return _SignDigestsCodec()
     if message_type is Signatures:
         return _SignaturesCodec()
+    if message_type is SignMany:
+        return _SignManyCodec()
+    if message_type is ManySignatures:
+        return _ManySignaturesCodec()
     return _JsonCodec.of(message_type)
 
 
 _REQUESTS: dict[int, _BodyCodec] = {op: _codec_for(cls) for op, cls in REQUEST_TYPES.items()}
 _REPLIES: dict[type[Any], _BodyCodec] = {
-    cls: _codec_for(cls) for cls in (HealthReport, MetricsReport, KeyInfo, Signatures, Secret, Done)
+    cls: _codec_for(cls)
+    for cls in (HealthReport, MetricsReport, KeyInfo, Signatures, ManySignatures, Secret, Done)
 }
 
 

@@ -9,6 +9,7 @@ Operations::
     METRICS       Metrics()                              -> MetricsReport
     GENERATE_KEY  GenerateKey(algorithm, paramset)       -> KeyInfo (blob set by soft units)
     SIGN_DIGESTS  SignDigests(key, digests)              -> Signatures (same order)
+    SIGN_MANY     SignMany(items: (key, digest)...)      -> ManySignatures (per item: signature or error)
     PUBLIC_KEY    GetPublicKey(key)                      -> KeyInfo (no blob)
     AGREE         Agree(key, peer_public, ukm, size)     -> Secret (VKO / ECDH shared secret)
     UNWRAP        Unwrap(key, peer_public, ukm, iv, wrapped, cipher) -> Secret (KEG + KImp15)
@@ -24,6 +25,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
+
+from actors.hsm.errors import HsmError
 
 PROTOCOL_VERSION: Final = 1
 MAX_DIGESTS_PER_CALL: Final = 10_000
@@ -42,6 +45,7 @@ class Op(enum.IntEnum):
     PUBLIC_KEY = 5
     AGREE = 6
     UNWRAP = 7
+    SIGN_MANY = 8
     INJECT_FAULT = 0x7F
 
 
@@ -114,6 +118,31 @@ class SignDigests:
 
 
 @dataclass(frozen=True, slots=True)
+class SignItem:
+    """One digest to sign with one key, inside :class:`SignMany`."""
+
+    key: KeyRef
+    """The signing key."""
+    digest: bytes
+    """The digest."""
+    op_id: str | None = None
+    """Correlation id of the operation this item serves (for the unit's logs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignMany:
+    """Sign one digest each with many keys in one frame; items succeed or fail on their own.
+
+    A client coalesces concurrent single signatures into this while its socket is busy, so the
+    per-frame costs (syscalls, wake-ups, slot hand-offs) are paid once per batch, not per call.
+    """
+
+    op: ClassVar[Op] = Op.SIGN_MANY
+    items: tuple[SignItem, ...]
+    """The items, answered in this order."""
+
+
+@dataclass(frozen=True, slots=True)
 class GetPublicKey:
     """Return a key's public half."""
 
@@ -165,7 +194,9 @@ class InjectFault:
     """A :class:`FaultKind` value."""
 
 
-Request = Health | Metrics | GenerateKey | SignDigests | GetPublicKey | Agree | Unwrap | InjectFault
+Request = (
+    Health | Metrics | GenerateKey | SignDigests | SignMany | GetPublicKey | Agree | Unwrap | InjectFault
+)
 
 # --- replies -------------------------------------------------------------------------------------
 
@@ -243,6 +274,14 @@ class Signatures:
 
 
 @dataclass(frozen=True, slots=True)
+class ManySignatures:
+    """Per :class:`SignItem`, in order: its signature, or the error that item met."""
+
+    outcomes: tuple[bytes | HsmError, ...]
+    """Signature bytes or an :class:`HsmError` (e.g. a bad blob fails only its own item)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Secret:
     """A derived or unwrapped secret that leaves the unit by design (per-message keys, never KEKs)."""
 
@@ -255,13 +294,14 @@ class Done:
     """An empty successful reply."""
 
 
-Reply = HealthReport | MetricsReport | KeyInfo | Signatures | Secret | Done
+Reply = HealthReport | MetricsReport | KeyInfo | Signatures | ManySignatures | Secret | Done
 
 REPLY_TYPES: Final[dict[Op, type[Any]]] = {
     Op.HEALTH: HealthReport,
     Op.METRICS: MetricsReport,
     Op.GENERATE_KEY: KeyInfo,
     Op.SIGN_DIGESTS: Signatures,
+    Op.SIGN_MANY: ManySignatures,
     Op.PUBLIC_KEY: KeyInfo,
     Op.AGREE: Secret,
     Op.UNWRAP: Secret,
@@ -271,6 +311,6 @@ REPLY_TYPES: Final[dict[Op, type[Any]]] = {
 
 REQUEST_TYPES: Final[dict[Op, type[Any]]] = {
     cls.op: cls
-    for cls in (Health, Metrics, GenerateKey, SignDigests, GetPublicKey, Agree, Unwrap, InjectFault)
+    for cls in (Health, Metrics, GenerateKey, SignDigests, SignMany, GetPublicKey, Agree, Unwrap, InjectFault)
 }
 """Which request type each operation code carries."""

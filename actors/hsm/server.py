@@ -48,6 +48,7 @@ from actors.hsm.protocol import (
     Op,
     Reply,
     SignDigests,
+    SignMany,
 )
 from actors.hsm.slots import Job, Outcome, SlotPool
 
@@ -281,6 +282,8 @@ class _Connection:
             answer.release = self._slots_free.release
             if isinstance(request, SignDigests):
                 answer.items = len(request.digests)
+            elif isinstance(request, SignMany):
+                answer.items = len(request.items)
             self._server.pool.submit(Job(request=request, respond=answer, op_id=op_id))
 
 

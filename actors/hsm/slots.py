@@ -53,11 +53,14 @@ from actors.hsm.protocol import (
     GenerateKey,
     GetPublicKey,
     InjectFault,
+    ManySignatures,
     Reply,
     Request,
     Secret,
     Signatures,
     SignDigests,
+    SignItem,
+    SignMany,
     Unwrap,
 )
 
@@ -118,7 +121,12 @@ class UnitFailing:
 
 
 def _items(job: Job) -> int:
-    return len(job.request.digests) if isinstance(job.request, SignDigests) else 1
+    request = job.request
+    if isinstance(request, SignDigests):
+        return len(request.digests)
+    if isinstance(request, SignMany):
+        return len(request.items)
+    return 1
 
 
 @dataclass(eq=False, slots=True)
@@ -134,12 +142,15 @@ class _Slot:
 
 
 class _Join:
-    """Reassembles the signatures of a split SIGN_DIGESTS job, in order."""
+    """Reassembles the answers of a split SIGN_DIGESTS or SIGN_MANY job, in order.
+
+    The first part that fails as a whole (an :class:`HsmError`) answers the job with its error.
+    """
 
     def __init__(self, job: Job, parts: int) -> None:
         self._job = job
         self._lock = threading.Lock()
-        self._results: list[tuple[bytes, ...] | None] = [None] * parts
+        self._results: list[tuple[Any, ...]] = [()] * parts
         self._remaining = parts
         self._done = False
 
@@ -150,12 +161,17 @@ class _Join:
         with self._lock:
             if self._done:
                 return
-            if isinstance(outcome, Signatures):
-                self._results[index] = outcome.signatures
+            if isinstance(outcome, Signatures | ManySignatures):
+                self._results[index] = (
+                    outcome.signatures if isinstance(outcome, Signatures) else outcome.outcomes
+                )
                 self._remaining -= 1
                 if self._remaining:
                     return
-                answer: Outcome = Signatures(tuple(sig for part in self._results if part for sig in part))
+                merged = tuple(item for part in self._results for item in part)
+                answer: Outcome = (
+                    Signatures(merged) if isinstance(outcome, Signatures) else ManySignatures(merged)
+                )
             else:
                 answer = outcome
             self._done = True
@@ -249,22 +265,28 @@ class SlotPool:
 
     def submit(self, job: Job) -> None:
         """Hand ``job`` to the least-loaded live slot (splitting large signing lists); never blocks."""
-        request = job.request
-        if isinstance(request, SignDigests) and len(request.digests) >= 2 * SPLIT_MIN_CHUNK:
-            parts = min(self.alive_count(), len(request.digests) // SPLIT_MIN_CHUNK)
+        items = _items(job)
+        if items >= 2 * SPLIT_MIN_CHUNK:
+            parts = min(self.alive_count(), items // SPLIT_MIN_CHUNK)
             if parts > 1:
-                self._submit_split(job, request, parts)
+                self._submit_split(job, parts)
                 return
         self._submit_one(job)
 
-    def _submit_split(self, job: Job, request: SignDigests, parts: int) -> None:
+    def _submit_split(self, job: Job, parts: int) -> None:
         join = _Join(job, parts)
-        digests = request.digests
-        size, extra = divmod(len(digests), parts)
+        request = job.request
+        count = _items(job)
+        size, extra = divmod(count, parts)
         start = 0
         for index in range(parts):
             end = start + size + (index < extra)
-            part = SignDigests(key=request.key, digests=digests[start:end])
+            part: Request
+            if isinstance(request, SignDigests):
+                part = SignDigests(key=request.key, digests=request.digests[start:end])
+            else:
+                assert isinstance(request, SignMany)
+                part = SignMany(items=request.items[start:end])
             self._submit_one(Job(request=part, respond=join.part(index), op_id=job.op_id))
             start = end
 
@@ -311,6 +333,8 @@ def execute(session: SlotSession, request: Request) -> Reply:
     """Run one request on a session (raises :class:`HsmError` for refusals)."""
     if isinstance(request, SignDigests):
         return Signatures(tuple(session.sign_digests(request.key, request.digests)))
+    if isinstance(request, SignMany):
+        return ManySignatures(tuple(_sign_item(session, item) for item in request.items))
     if isinstance(request, GenerateKey):
         return session.generate_key(request)
     if isinstance(request, GetPublicKey):
@@ -329,6 +353,13 @@ def execute(session: SlotSession, request: Request) -> Reply:
         session.inject_fault(kind)
         return Done()
     raise UnknownOperationError(f"{type(request).__name__} is not a slot operation")
+
+
+def _sign_item(session: SlotSession, item: SignItem) -> bytes | HsmError:
+    try:
+        return session.sign_digests(item.key, (item.digest,))[0]
+    except HsmError as exc:
+        return exc
 
 
 class SlotWorker(pykka.ThreadingActor):

@@ -37,9 +37,12 @@ from actors.hsm.protocol import (
     HealthReport,
     KeyInfo,
     KeyRef,
+    ManySignatures,
     Op,
     Signatures,
     SignDigests,
+    SignItem,
+    SignMany,
 )
 
 KEY_ID = "00112233445566778899aabbccddeeff"
@@ -117,8 +120,10 @@ def test_signing_bodies_are_binary_and_checked() -> None:
     for cut in (0, 10, 17, 22, len(body) - 1):
         with pytest.raises(HsmRequestError, match="truncated"):
             decode_request(Op.SIGN_DIGESTS, body[:cut])
-    with pytest.raises(HsmRequestError, match="op_id"):
-        decode_request(Op.SIGN_DIGESTS, body + b"\x05ab")
+    with pytest.raises(HsmRequestError, match="truncated"):
+        decode_request(Op.SIGN_DIGESTS, body + b"\x05ab")  # an op_id shorter than announced
+    with pytest.raises(HsmRequestError, match="trailing"):
+        decode_request(Op.SIGN_DIGESTS, body + b"\x01ab")
     with pytest.raises(HsmRequestError, match="one length"):
         encode_request(SignDigests(key=KeyRef(KEY_ID), digests=(b"\x01" * 32, b"\x01" * 48)))
     with pytest.raises(HsmRequestError, match=r"1\.\.10000"):
@@ -182,3 +187,24 @@ def test_handshake_macs_are_mutual_and_bound_to_both_nonces() -> None:
         auth.verify_welcome(key, hello, auth.new_nonce(), welcome)  # not for our nonce
     # The unit's MAC is not the client's: a client cannot reflect it back.
     assert auth.client_mac(key, hello, client_nonce) != auth.unit_mac(key, hello, client_nonce)
+
+
+def test_sign_many_round_trip_with_per_item_errors() -> None:
+    items = (
+        SignItem(KeyRef(KEY_ID, b"blob-1"), b"\x01" * 32, "op-1"),
+        SignItem(KeyRef("ff" * 16), b"\x02" * 64),
+    )
+    assert decode_request(Op.SIGN_MANY, encode_request(SignMany(items))) == (SignMany(items), None)
+    reply = ManySignatures((b"s" * 64, BlobInvalidError("bad blob")))
+    decoded = decode_reply(ManySignatures, encode_reply(reply))
+    assert decoded.outcomes[0] == b"s" * 64
+    assert isinstance(decoded.outcomes[1], BlobInvalidError)
+    assert str(decoded.outcomes[1]) == "bad blob"
+    body = encode_request(SignMany(items))
+    for cut in (0, 1, 20, len(body) - 1):
+        with pytest.raises(HsmRequestError):
+            decode_request(Op.SIGN_MANY, body[:cut])
+    with pytest.raises(HsmRequestError, match="trailing"):
+        decode_request(Op.SIGN_MANY, body + b"x")
+    with pytest.raises(HsmProtocolError):
+        decode_reply(ManySignatures, b"\x00\x01\x07\x00\x00")  # unknown item status

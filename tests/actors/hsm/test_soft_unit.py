@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import trio
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from actors.hsm import kek
 from actors.hsm.errors import BlobInvalidError, HsmRequestError, UnsupportedAlgorithmError
 from actors.hsm.handover import UnitSecrets
-from actors.hsm.protocol import KeyAlgorithm, KeyRef
+from actors.hsm.protocol import KeyAlgorithm, KeyRef, SignItem
 from signing.gost import GostPrivateKey, GostPublicKey, ParamSet, streebog_digest
 from signing.gost.kexp15 import kexp15
 from signing.keys import encode_gost_spki
@@ -224,7 +225,7 @@ async def test_metrics_count_operations_items_errors_and_cache(soft_pair: tuple[
         info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "CRYPTOPRO_A")
         await hsm.sign_digests(info.ref(), [os.urandom(32)] * 5)
         with pytest.raises(HsmRequestError):
-            await hsm.sign_digest(info.ref(), b"short")
+            await hsm.sign_digests(info.ref(), [b"short"])
         after = await hsm.metrics()
     signs_before = before.ops.get("sign_digests", {"count": 0, "items": 0, "errors": 0})
     signs = after.ops["sign_digests"]
@@ -239,3 +240,56 @@ async def test_metrics_count_operations_items_errors_and_cache(soft_pair: tuple[
         > before.key_cache["hits"] + before.key_cache["misses"]
     )
     assert after.in_flight == 0
+
+
+async def test_concurrent_single_signatures_are_coalesced_and_fail_alone(
+    soft_pair: tuple[Unit, Unit],
+) -> None:
+    unit, _ = soft_pair
+    async with unit.connect() as hsm:
+        keys = [await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A") for _ in range(3)]
+        before = (await hsm.metrics()).ops.get("sign_many", {"count": 0, "items": 0})
+        digests = [streebog_digest(i.to_bytes(2, "big"), size=32) for i in range(300)]
+        results: dict[int, bytes | Exception] = {}
+
+        async def sign(index: int) -> None:
+            key = keys[index % 3].ref()
+            if index == 7:  # one item with a broken blob: only that caller fails
+                key = KeyRef(key.key_id, (key.blob or b"")[:-1] + b"\x00")
+            try:
+                results[index] = await hsm.sign_digest(key, digests[index], op_id=f"op-{index}")
+            except BlobInvalidError as exc:
+                results[index] = exc
+
+        async with trio.open_nursery() as nursery:
+            for index in range(len(digests)):
+                nursery.start_soon(sign, index)
+        after = (await hsm.metrics()).ops["sign_many"]
+    assert isinstance(results.pop(7), BlobInvalidError)
+    for index, signature in results.items():
+        public = GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, keys[index % 3].public_key)
+        assert isinstance(signature, bytes)
+        public.verify_digest(digests[index], signature)
+    frames, items = after["count"] - before["count"], after["items"] - before["items"]
+    assert items == 300
+    assert frames < items / 5  # most calls shared a frame
+
+
+async def test_explicit_sign_many(soft_pair: tuple[Unit, Unit]) -> None:
+    unit, _ = soft_pair
+    async with unit.connect(coalesce=False) as hsm:
+        gost = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_512, "TC26_512_A")
+        ecdsa = await hsm.generate_key(KeyAlgorithm.ECDSA_P256)
+        items = [
+            SignItem(gost.ref(), b"\x01" * 64),
+            SignItem(ecdsa.ref(), b"\x02" * 32),
+            SignItem(gost.ref(), b"\x03" * 32),  # wrong digest size for a 512-bit key
+        ]
+        outcomes = await hsm.sign_many(items)
+        assert len(await hsm.sign_digest(gost.ref(), b"\x04" * 64)) == 128  # uncoalesced path
+    assert isinstance(outcomes[0], bytes)
+    GostPublicKey.from_point_bytes(ParamSet.TC26_512_A, gost.public_key).verify_digest(
+        b"\x01" * 64, outcomes[0]
+    )
+    assert isinstance(outcomes[1], bytes)
+    assert isinstance(outcomes[2], HsmRequestError)
