@@ -9,11 +9,15 @@ encoded itself, responses framed by ``Content-Length`` or ``chunked``, ``Connect
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 
 import trio
 
 from bench.errors import ProtocolError
+
+IDLE_CHECK_S = 1.0
+"""Idle time after which a connection is checked for a server-side close before it is reused."""
 
 _RECV_SIZE = 65536
 _MAX_HEAD = 64 * 1024
@@ -55,13 +59,20 @@ class Connection:
     """One keep-alive connection; ``roundtrip`` sends a request and reads its whole response.
 
     Not safe for concurrent use: a load-generator client owns exactly one connection. After any
-    exception the connection is closed and the next ``roundtrip`` reconnects.
+    exception the connection is closed and the next ``roundtrip`` reconnects. A connection left idle
+    longer than ``idle_check_s`` is checked before reuse: if the server closed it meanwhile (its
+    keep-alive timeout, e.g. at a low open-loop rate), it is replaced instead of failing the request.
     """
 
-    def __init__(self, address: tuple[str, int], family: int = socket.AF_INET) -> None:
+    def __init__(
+        self, address: tuple[str, int], family: int = socket.AF_INET, *, idle_check_s: float = IDLE_CHECK_S
+    ) -> None:
         self._address = address
+        self._idle_check_s = idle_check_s
         self._family = family
         self._sock: trio.socket.SocketType | None = None
+        self._raw: socket.socket | None = None  # same descriptor, for the non-blocking liveness peek
+        self._idle_since = 0.0
         self._buf = bytearray()
 
     @property
@@ -73,7 +84,8 @@ class Connection:
         """Open the TCP connection (no-op when already open)."""
         if self._sock is not None:
             return
-        sock = trio.socket.socket(self._family, socket.SOCK_STREAM)
+        raw = socket.socket(self._family, socket.SOCK_STREAM)
+        sock = trio.socket.from_stdlib_socket(raw)
         try:
             # Requests are small and written in one call: Nagle would only add delay.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -81,18 +93,25 @@ class Connection:
         except BaseException:
             sock.close()
             raise
-        self._sock = sock
+        self._sock, self._raw = sock, raw
+        self._idle_since = time.monotonic()
         self._buf.clear()
 
     def close(self) -> None:
         """Close the socket; safe to call twice."""
         if self._sock is not None:
             self._sock.close()
-            self._sock = None
+            self._sock = self._raw = None
         self._buf.clear()
 
     async def roundtrip(self, data: bytes) -> Response:
         """Send the encoded request ``data`` and return its response; reconnects if needed."""
+        if (
+            self._sock is not None
+            and time.monotonic() - self._idle_since > self._idle_check_s
+            and self._peer_closed()
+        ):
+            self.close()
         if self._sock is None:
             await self.connect()
         try:
@@ -101,9 +120,21 @@ class Connection:
         except BaseException:
             self.close()
             raise
-        if not keep:
+        if keep:
+            self._idle_since = time.monotonic()
+        else:
             self.close()
         return response
+
+    def _peer_closed(self) -> bool:
+        """Whether the server has closed this idle connection (EOF or an error is pending)."""
+        assert self._raw is not None
+        try:
+            return self._raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # nothing to read: the connection is alive
+        except OSError:
+            return True
 
     async def _send_all(self, data: bytes) -> None:
         sock = self._sock

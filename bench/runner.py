@@ -35,7 +35,7 @@ from bench.target import Target, parse_target
 
 T = TypeVar("T")
 
-DEFAULT_PHASE_S = 5.0
+DEFAULT_PHASE_S = 4.0
 """Time limit of a measured phase unless ``--duration`` says otherwise."""
 DEFAULT_PHASE_REQUESTS = 100_000
 """Request limit of a measured phase unless ``--requests`` says otherwise."""

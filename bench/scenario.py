@@ -8,8 +8,11 @@ Two kinds share one registry:
   same object again to let the client reuse its encoded bytes).
 * ``LocalScenario`` needs no server: a microbenchmark that returns result rows (``crypto``).
 
-Scenarios are registered as factories, so every run starts from fresh state (tokens made in
-``prepare`` belong to one run).
+Scenarios are registered as factories, so every run starts from fresh state: what ``prepare`` makes
+(users, keys, tokens) is kept on the instance and read by the phases' request iterators, which are
+created only after ``prepare`` has run. An HTTP scenario may also define ``compare(results)`` (see
+``bench.scenarios.base``) to add derived numbers to the report, e.g. itself against the floor measured
+in the same run (``bench.scenarios.floor.floor_phases`` / ``floor_in_run``).
 """
 
 from __future__ import annotations

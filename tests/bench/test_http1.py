@@ -112,3 +112,19 @@ def test_encoded_request_framing() -> None:
     post = encode_request("POST", "/e", host="h", body=b"{}", headers=(("X-A", "1"),))
     assert post == b"POST /e HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n{}"
     assert b"Content-Length: 0" in encode_request("POST", "/e", host="h")
+
+
+async def test_an_idle_connection_closed_by_the_server_is_replaced(raw_server: Start) -> None:
+    async def keep_alive_then_close(stream: trio.SocketStream) -> None:
+        await read_request(stream, bytearray())
+        # Claims keep-alive, then closes as a keep-alive timeout would.
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await stream.aclose()
+
+    target = parse_target(await raw_server(keep_alive_then_close))
+    conn = Connection(target.address, target.family, idle_check_s=0.0)
+    request = encode_request("GET", "/", host="x")
+    assert (await conn.roundtrip(request)).body == b"ok"
+    await trio.sleep(0.05)  # let the FIN arrive
+    assert (await conn.roundtrip(request)).body == b"ok"  # reconnected instead of failing
+    conn.close()
