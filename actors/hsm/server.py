@@ -107,6 +107,8 @@ class UnitServer:
         self._lock = threading.Lock()
         self._connections: set[_Connection] = set()
         self._stopping = False
+        self._outstanding = 0
+        self._idle = threading.Condition(self._lock)
         self._accept_thread = threading.Thread(target=self._accept_loop, name="hsm-accept", daemon=True)
 
     @property
@@ -142,14 +144,26 @@ class UnitServer:
         with self._lock:
             return len(self._connections)
 
+    def job_started(self) -> None:
+        """A slot job was accepted (its answer is not written yet)."""
+        with self._lock:
+            self._outstanding += 1
+
+    def job_answered(self) -> None:
+        """A slot job's answer was written (or its connection is gone)."""
+        with self._lock:
+            self._outstanding -= 1
+            if not self._outstanding:
+                self._idle.notify_all()
+
     def drain(self, grace: float) -> None:
-        """Stop accepting, refuse new requests, and wait up to ``grace`` s for in-flight jobs."""
+        """Stop accepting, refuse new requests, and wait up to ``grace`` s until every accepted
+        job's answer has been written (not merely computed)."""
         self._stopping = True
         with contextlib.suppress(OSError):
             self._listener.close()
-        deadline = time.monotonic() + grace
-        while self.pool.in_flight() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with self._lock:
+            self._idle.wait_for(lambda: not self._outstanding, timeout=grace)
 
     def close(self) -> None:
         """Close every connection (their readers end)."""
@@ -206,6 +220,10 @@ class _Connection:
 
     def _send_error(self, request_id: int, error: HsmError) -> None:
         self.send(wire.pack(wire.Kind.ERROR, request_id, encode_error(error)))
+
+    def _job_done(self) -> None:
+        self._slots_free.release()
+        self._server.job_answered()
 
     def close(self) -> None:
         if self._closed:
@@ -279,7 +297,8 @@ class _Connection:
             answer(UnitStoppingError("the unit is shutting down"))
         else:
             self._slots_free.acquire()
-            answer.release = self._slots_free.release
+            answer.release = self._job_done
+            self._server.job_started()
             if isinstance(request, SignDigests):
                 answer.items = len(request.digests)
             elif isinstance(request, SignMany):
@@ -323,6 +342,6 @@ class _Answer:
             code = None
         server = self.connection._server
         server.record(self.op_name, time.perf_counter() - self.received, items=self.items, error_code=code)
+        self.connection.send(frame)
         if self.release is not None:
             self.release()
-        self.connection.send(frame)

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.hsm.errors import UnitConfigError, UnitLostError
+from actors.hsm.errors import UnitConfigError, UnitLostError, UnitStoppingError
 from actors.hsm.handover import UnitSecrets
+from actors.hsm.protocol import KeyAlgorithm
 from actors.hsm.unit import EXIT_CONFIG, EXIT_OK
 
 from .conftest import StartUnit, soft_spec
@@ -156,3 +157,41 @@ async def test_parent_pid_mismatch_exits_at_once(unit_factory: StartUnit) -> Non
     done = await trio.run_process(argv, stdin=b"", capture_stdout=True, check=False)
     assert done.returncode == EXIT_OK
     assert done.stdout == b""
+
+
+async def test_sigterm_drains_requests_in_flight(unit_factory: StartUnit) -> None:
+    unit = await unit_factory("drainer", slots=1)
+    async with unit.connect(call_timeout=30.0) as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        results: list[int] = []
+
+        async def big_batch() -> None:
+            results.append(len(await hsm.sign_digests(info.ref(), [b"\x01" * 32] * 3000)))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(big_batch)
+            await trio.sleep(0.05)  # the batch is being signed now
+            unit.process.send_signal(signal.SIGTERM)
+        assert results == [3000]  # answered before the unit went away
+        with pytest.raises((UnitLostError, UnitStoppingError)):
+            await hsm.sign_digest(info.ref(), b"\x02" * 32)
+    with trio.fail_after(10):
+        assert await unit.process.wait() == EXIT_OK
+
+
+async def test_a_small_in_flight_limit_applies_back_pressure_without_losing_calls(
+    unit_factory: StartUnit,
+) -> None:
+    unit = await unit_factory("narrow", extra_args=("--max-in-flight", "2"))
+    async with unit.connect(coalesce=False) as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        signatures: list[bytes] = []
+
+        async def sign() -> None:
+            signatures.append(await hsm.sign_digest(info.ref(), b"\x03" * 32))
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(100):
+                nursery.start_soon(sign)
+        assert len(signatures) == 100
+        assert (await hsm.metrics()).in_flight == 0
