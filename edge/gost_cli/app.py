@@ -12,6 +12,8 @@ from edge.gost_cli.options import Parser
 from signing.errors import InvalidSignatureError, SigningError
 
 PROG = "klyuch gost"
+COMMANDS = ("genkey", "pubkey", "dgst", "sign", "verify", "req", "x509", "enc", "dec")
+"""Every subcommand, in the order of ``--help``."""
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -51,8 +53,7 @@ def run(argv: Sequence[str]) -> int:
         return _fail(str(exc), exc.exit_code)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help(sys.stderr)
-        return 2
+        return _fail(f"a COMMAND is needed ({', '.join(COMMANDS)}); see --help", 2)
     return _run_command(handler, args, args.command_name)
 
 

@@ -1,0 +1,86 @@
+"""Bad input and usage errors: a non-zero exit code and one line on stderr, never a traceback.
+
+The contract itself (one ``klyuch gost: ...`` line, no traceback) is asserted by
+``Tools.klyuch`` on every failing run; these tests pick the inputs and the exit codes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.gost_cli.app import COMMANDS
+from tests.edge.gost_cli.conftest import Tools
+
+GARBAGE_PEM = b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n"
+
+
+def test_help_for_every_command(tools: Tools) -> None:
+    assert "genkey" in tools.klyuch("--help").text
+    for command in COMMANDS:
+        assert tools.klyuch(command, "--help").text.startswith(f"usage: klyuch gost {command}")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "COMMAND"),
+        (["frobnicate"], "invalid choice"),
+        (["genkey", "-p", "Q"], "unknown parameter set 'Q'"),
+        (["genkey", "-a", "gost2012_512", "-p", "TCA"], "unknown parameter set 'TCA'"),
+        (["genkey", "-a", "dsa"], "unknown key algorithm"),
+        (["genkey", "-bogus"], "unrecognized arguments: -bogus"),
+        (["pubkey"], "the following arguments are required: -in"),
+        (["dgst", "-md", "md5"], "unknown digest 'md5'"),
+        (["dgst", "-hmac", "xyz"], "-hmac key is not a hex string"),
+        (["enc", "-cipher", "kuznyechik-ctr", "-K", "zz", "-iv", "00"], "-K is not a hex string"),
+        (["enc", "-cipher", "kuznyechik-ctr", "-K", "00" * 31, "-iv", "00" * 8], "-K must be 32 bytes"),
+        (["enc", "-cipher", "magma-ctr", "-K", "00" * 32, "-iv", "00" * 8], "CTR IV must be 4 bytes"),
+        (["enc", "-cipher", "magma-cbc", "-K", "00" * 32], "needs -iv"),
+        (["enc", "-cipher", "des-cbc", "-K", "00" * 32], "unknown cipher"),
+        (["req", "-verify"], "-verify needs -in"),
+        (["x509", "-req", "-in", "r.pem"], "either -selfsign"),
+    ],
+)
+def test_usage_errors_exit_2(tools: Tools, args: list[str], message: str) -> None:
+    failed = tools.klyuch(*args, expect=2)
+    assert message in failed.stderr, failed.stderr
+
+
+def test_bad_input_exits_1(tools: Tools) -> None:
+    tools.write("garbage.pem", GARBAGE_PEM)
+    tools.write("random.bin", bytes(range(256)))
+    tools.write("doc.txt", b"data")
+    tools.klyuch("genkey", "-o", "key.pem")
+    tools.klyuch("pubkey", "-in", "key.pem", "-o", "pub.pem")
+    cases = [
+        (["pubkey", "-in", "missing.pem"], "cannot read private key missing.pem"),
+        (["pubkey", "-in", "garbage.pem"], "malformed"),
+        (["pubkey", "-in", "random.bin"], "malformed"),
+        (["pubkey", "-in", "pub.pem"], "expected PEM PRIVATE KEY"),
+        (["sign", "-key", "key.pem", "-in", "missing.txt"], "cannot read input missing.txt"),
+        (["sign", "-key", "key.pem", "-hash", "random.bin"], "must hold a 32-byte streebog256 digest"),
+        (["verify", "-pubin", "garbage.pem", "-sig", "doc.txt", "-in", "doc.txt"], "expected PEM PUBLIC KEY"),
+        (["verify", "-pubin", "pub.pem", "-sig", "random.bin", "-in", "doc.txt"], "does not verify"),
+        (["verify", "-cert", "garbage.pem", "-sig", "doc.txt", "-in", "doc.txt"], "expected PEM CERTIFICATE"),
+        (["dgst", "missing.txt"], "cannot read input missing.txt"),
+        (["req", "-in", "random.bin"], "malformed"),
+        (["x509", "-in", "random.bin", "-text"], "malformed"),
+        (["req", "-key", "key.pem", "-subj", "/C=RU/SNILS=123"], "snils must be 11 digits"),
+    ]
+    for args, message in cases:
+        failed = tools.klyuch(*args, expect=1)
+        assert message in failed.stderr, (args, failed.stderr)
+
+
+def test_bad_hash_and_subject_are_usage_errors(tools: Tools) -> None:
+    tools.klyuch("genkey", "-o", "key.pem")
+    failed = tools.klyuch("sign", "-key", "key.pem", "-hash", "not-hex-and-no-file", expect=2)
+    assert "neither a file nor hex" in failed.stderr
+    failed = tools.klyuch("sign", "-key", "key.pem", "-hash", "00" * 31, expect=2)
+    assert "must be 32 bytes" in failed.stderr
+    failed = tools.klyuch("req", "-key", "key.pem", "-subj", "CN=no slash", expect=2)
+    assert "-subj must look like" in failed.stderr
+    failed = tools.klyuch("req", "-key", "key.pem", "-subj", "/XX=1", expect=2)
+    assert "unknown name attribute 'XX'" in failed.stderr
+    failed = tools.klyuch("req", "-key", "key.pem", "-subj", "/CN=a", "-addext", "keyUsage=flying", expect=2)
+    assert "unknown keyUsage 'flying'" in failed.stderr
