@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signing.errors import InvalidInputError, IntegrityCheckError, UnsupportedAlgorithmError
+from signing.errors import IntegrityCheckError, InvalidInputError, UnsupportedAlgorithmError
 from signing.gost.cipher import Algorithm, new_cipher
 from signing.gost.kexp15 import Kexp15, kexp15, kimp15
 
