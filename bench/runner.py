@@ -74,7 +74,7 @@ class RunOptions:
     start_timeout_s: float = 60.0
     """How long to wait for ``/readyz``."""
     stop_grace_s: float = 10.0
-    """How long the server gets after SIGTERM before SIGKILL."""
+    """How long the server gets after SIGTERM before SIGKILL (leftover processes get up to 3 s of it)."""
     progress: bool = False
     """Draw a progress bar on stderr."""
     plot: bool = True
@@ -222,6 +222,7 @@ def _start_server(scenario: HttpScenario, options: RunOptions) -> tuple[ServerPr
         command=options.server_command,
         start_timeout_s=options.start_timeout_s,
         stop_grace_s=options.stop_grace_s,
+        sweep_grace_s=min(3.0, options.stop_grace_s),
     )
     return klyuch, _started(klyuch, klyuch.start)
 

@@ -7,8 +7,9 @@ SIGKILLs its process group. ``TrivialServer`` runs ``bench.trivial_server`` for 
 Every spawned process gets its own session (so a Ctrl-C at the terminal reaches the harness, which then
 stops the server in order) and an environment tag. After the main process is gone, any process still
 carrying the tag, in the process group, or naming the temporary home on its command line (an embedded
-PostgreSQL started through ``pg_ctl`` leaves the group) is a straggler: it is terminated, then killed,
-and reported, because a server that leaves processes behind has a bug worth seeing in the report.
+PostgreSQL started through ``pg_ctl`` leaves the group) gets a short grace to exit by itself; one still
+there afterwards is a straggler: it is terminated, then killed, and reported, because a server that
+leaves processes behind has a bug worth seeing in the report.
 ``stop()`` blocks SIGINT/SIGTERM while it runs so a second Ctrl-C cannot interrupt the clean-up.
 """
 
@@ -150,18 +151,16 @@ class ServerProcess:
         return StopReport(exit_code=proc.returncode, forced=forced, stragglers=stragglers)
 
     def _sweep(self, pgid: int) -> list[str]:
-        found = list(_tagged(self.tag, pgid, str(self.home)))
-        if not found:
-            return []
-        names = [f"{p.pid} {_name(p)}" for p in found]
-        for p in found:
-            with contextlib.suppress(psutil.Error):
-                p.terminate()
-        _, alive = psutil.wait_procs(found, timeout=self.sweep_grace_s)
-        for p in alive:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-        psutil.wait_procs(alive, timeout=self.sweep_grace_s)
+        """Leftovers get ``sweep_grace_s`` to exit, then TERM, then KILL; returns the signalled ones."""
+        # Helpers such as multiprocessing's resource tracker legitimately outlive the main process
+        # by a moment; only what is still there after the grace counts as a straggler.
+        lingering = _wait_gone(list(_tagged(self.tag, pgid, str(self.home))), self.sweep_grace_s)
+        names = [f"{p.pid} {_name(p)}" for p in lingering]
+        for signal_them in (psutil.Process.terminate, psutil.Process.kill):
+            for p in lingering:
+                with contextlib.suppress(psutil.Error):
+                    signal_them(p)
+            lingering = _wait_gone(lingering, self.sweep_grace_s)
         return names
 
     def __enter__(self) -> Self:
@@ -297,6 +296,23 @@ def _tagged(tag: str, pgid: int, home: str) -> Iterator[psutil.Process]:
             in_group = False
         if environ.get(TAG_ENV) == tag or in_group or home in cmdline:
             yield proc
+
+
+def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Poll until every process has exited (a zombie counts as exited); return those still running."""
+    deadline = time.monotonic() + timeout_s
+    alive = [p for p in procs if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if _running(p)]
+    return alive
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _name(proc: psutil.Process) -> str:

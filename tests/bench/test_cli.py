@@ -200,6 +200,8 @@ def _bench_process(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]
         "60",
         "--ceiling",
         "0",
+        "--stop-grace",
+        "0.5",
         "--out",
         str(tmp_path),
     ]
@@ -243,7 +245,7 @@ def _wait_until_loaded(server: psutil.Process) -> None:
 def test_interrupts_stop_the_server_and_everything_it_started(
     tmp_path: Path, sig: signal.Signals, when: str
 ) -> None:
-    # One case also leaks a child that ignores SIGTERM (costs the sweep's 3 s grace): swept as well.
+    # One case also leaks a child that ignores SIGTERM: it must be swept as well.
     env = {"STANDIN_LEAK_CHILD": "1"} if sig == signal.SIGTERM else {}
     if when == "startup":
         env["STANDIN_READY_AFTER"] = "600"
