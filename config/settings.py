@@ -81,20 +81,68 @@ class StorageSettings(Section):
 
 
 class HsmSettings(Section):
-    """HSM units (soft-HSM processes and PKCS#11 modules)."""
+    """HSM units (soft-HSM processes and PKCS#11 modules).
+
+    Each hypercorn worker process owns one pool of units (``actors.hsmpool``): the counts below are
+    per pool, so ``server.workers`` = W runs W times as many unit processes.
+    """
 
     soft_units: Annotated[int, Field(ge=0, le=16)] = 2
-    """Number of soft-HSM unit processes (primary + hot standby by default)."""
+    """Soft-HSM unit processes per pool (primary + hot standby by default); 0 for none."""
     kek_passphrase: SecretStr | None = None
-    """Operator passphrase sealing the soft-HSM key-encryption key."""
+    """Operator passphrase sealing the soft-HSM key-encryption key; generated under ``home`` when unset."""
+    kek_file: Path | None = None
+    """Sealed KEK file the soft units share; defaults to ``<home>/hsm/kek.sealed.json`` (made at first start)."""
+    kek_kdf_iterations: Annotated[int, Field(ge=1_000, le=10_000_000)] = 100_000
+    """PBKDF2 iterations when the KEK file is created (each unit start pays them once to unseal it)."""
     pkcs11_module: Path | None = None
     """Path of a PKCS#11 module; PKCS#11 units are used when set."""
     pkcs11_token_labels: tuple[str, ...] = ()
-    """Token labels, one PKCS#11 unit each."""
+    """Token labels served by PKCS#11 units (each token is its own key domain)."""
+    pkcs11_units_per_token: Annotated[int, Field(ge=1, le=8)] = 1
+    """PKCS#11 unit processes per token (2 make a hot-standby pair on one token)."""
     pkcs11_pin: SecretStr | None = None
     """User PIN of the PKCS#11 tokens."""
+    slots_per_unit: Annotated[int, Field(ge=1, le=64)] | None = None
+    """Slot workers per unit process; unset uses the backend's default (2 soft, 1 PKCS#11)."""
     call_timeout_s: PositiveSeconds = 5.0
-    """Timeout of one call to a unit before it is considered hung."""
+    """Timeout of one call to a unit before it is considered hung (probed, then killed and restarted)."""
+    health_interval_s: PositiveSeconds = 1.0
+    """Seconds between health pings to each unit."""
+    health_timeout_s: PositiveSeconds = 2.0
+    """Timeout of one health ping."""
+    health_misses: Annotated[int, Field(ge=1, le=100)] = 3
+    """Consecutive missed pings after which a unit counts as hung (one is enough after a call timed out)."""
+    start_timeout_s: PositiveSeconds = 30.0
+    """How long a unit process may take to report READY."""
+    stop_grace_s: PositiveSeconds = 5.0
+    """How long a stopping unit may drain before it is killed."""
+    restart_backoff_initial_s: Annotated[float, Field(ge=0)] = 0.1
+    """Delay before the first restart of a unit in a row (doubling per restart in a row)."""
+    restart_backoff_cap_s: Annotated[float, Field(ge=0)] = 10.0
+    """Longest delay between restarts of a unit."""
+    restart_intensity: Annotated[int, Field(ge=0, le=1000)] = 5
+    """Restarts of one unit allowed within ``restart_period_s``; more take it offline."""
+    restart_period_s: PositiveSeconds = 60.0
+    """Window of ``restart_intensity``; a unit that stayed up this long restarts with no delay again."""
+    offline_retry_s: PositiveSeconds = 60.0
+    """How long a misconfigured or crash-looping unit stays offline before the pool tries it again."""
+    max_attempts: Annotated[int, Field(ge=1, le=16)] = 3
+    """Units one request may try before it fails (each unit at most once)."""
+    max_digests_per_call: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    """Largest batch sent to one unit; bigger batches are split and spread over the healthy units."""
+
+    @model_validator(mode="after")
+    def _pkcs11_complete(self) -> HsmSettings:
+        if self.pkcs11_module is not None and not self.pkcs11_token_labels:
+            raise ValueError("pkcs11_module needs at least one entry in pkcs11_token_labels")
+        if self.pkcs11_module is not None and self.pkcs11_pin is None:
+            raise ValueError("pkcs11_module needs pkcs11_pin")
+        if self.pkcs11_token_labels and self.pkcs11_module is None:
+            raise ValueError("pkcs11_token_labels needs pkcs11_module")
+        if self.restart_backoff_initial_s > self.restart_backoff_cap_s:
+            raise ValueError("restart_backoff_initial_s must not exceed restart_backoff_cap_s")
+        return self
 
 
 class SecuritySettings(Section):
