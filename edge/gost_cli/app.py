@@ -46,7 +46,7 @@ def run(argv: Sequence[str]) -> int:
     """Parse ``argv`` (without the program name), run the command, return the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv))
+        args, extras = parser.parse_known_args(list(argv))
     except SystemExit as exc:  # --help ends this way
         return exc.code if isinstance(exc.code, int) else 0
     except GostCliError as exc:  # the parser's own message names the command already
@@ -54,6 +54,8 @@ def run(argv: Sequence[str]) -> int:
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         return _fail(f"a COMMAND is needed ({', '.join(COMMANDS)}); see --help", 2)
+    if extras:  # reported here rather than by argparse, so the message names the subcommand
+        return _fail(f"{args.command_name}: unrecognized arguments: {' '.join(extras)}", 2)
     return _run_command(handler, args, args.command_name)
 
 
@@ -70,3 +72,5 @@ def _run_command(handler: Handler, args: argparse.Namespace, name: str) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug, or a library failure nobody wrapped: still one line, exit 1
+        return _fail(f"{name}: internal error ({type(exc).__name__}): {exc}", 1)

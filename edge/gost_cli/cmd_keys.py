@@ -8,6 +8,7 @@ from edge.gost_cli.errors import UsageError
 from edge.gost_cli.files import write_output
 from edge.gost_cli.keyspec import KeySpec, read_private_key, resolve_key_spec
 from edge.gost_cli.options import Subparsers, add_outform, add_output
+from signing.errors import InvalidInputError
 from signing.international import generate_ec, generate_rsa
 from signing.keys import GostSigningKey, PrivateKey, private_key_pem, public_key_pem
 
@@ -58,7 +59,10 @@ def _generate(spec: KeySpec) -> PrivateKey:
     if spec.curve is not None:
         return generate_ec(spec.curve)
     assert spec.rsa_bits is not None
-    return generate_rsa(spec.rsa_bits)
+    try:
+        return generate_rsa(spec.rsa_bits)
+    except InvalidInputError as exc:  # the size came from the command line
+        raise UsageError(str(exc)) from None
 
 
 def _pkeyopt_paramset(args: argparse.Namespace) -> str | None:

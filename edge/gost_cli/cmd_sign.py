@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from edge.gost_cli.errors import InputError, VerificationFailure
+from edge.gost_cli.errors import InputError, UsageError, VerificationFailure
 from edge.gost_cli.files import iter_chunks, read_file, write_output
 from edge.gost_cli.keyspec import read_private_key, read_public_key, signature_algorithm_for, signer_for
 from edge.gost_cli.options import Subparsers, add_output, looks_like_hex, parse_hex
@@ -72,7 +72,9 @@ def _digest(args: argparse.Namespace, algorithm: SignatureAlgorithm) -> bytes:
         digest: bytes = hasher.digest()
         return digest
     if not os.path.isfile(args.hash):
-        return parse_hex(args.hash, "-hash (neither a file nor hex)", size=size)
+        if not looks_like_hex(args.hash):
+            raise UsageError(f"-hash {args.hash!r} is neither a file nor a hex string")
+        return parse_hex(args.hash, "-hash", size=size)
     data = read_file(args.hash, "digest")
     if len(data) == size:
         return data

@@ -42,6 +42,10 @@ from signing.x509 import (
 _NOT_COPIED = frozenset({"basic_constraints", "key_identifier", "authority_key_identifier"})
 _CA_DECIDES = frozenset({"basic_constraints", "key_usage"})
 
+DEFAULT_DAYS = 365
+MAX_DAYS = 200 * 365
+"""Longer validities are refused (and dates past the year 9999 cannot be written at all)."""
+
 EPILOG = """\
 Examples:
   x509 -req -in ca.csr -selfsign -key ca.key -ca -days 3650 -o ca.pem
@@ -67,7 +71,7 @@ def register(sub: Subparsers) -> None:
     )
     x509.add_argument("-CA", dest="ca_cert", metavar="CERT", help="issuing CA certificate")
     x509.add_argument("-CAkey", dest="ca_key", metavar="KEY", help="issuing CA private key")
-    x509.add_argument("-days", type=positive_int, default=365, help="validity in days from now (default 365)")
+    x509.add_argument("-days", type=positive_int, help=f"validity in days from now (default {DEFAULT_DAYS})")
     x509.add_argument("-set_serial", dest="serial", metavar="N", help="serial number (decimal or 0xHEX)")
     x509.add_argument("-ca", action="store_true", help="issue a CA certificate (cA, keyCertSign, cRLSign)")
     x509.add_argument("-ext", action="append", default=[], metavar="EXT", help="add or override an extension")
@@ -140,15 +144,18 @@ def _extensions(
 def _issue(args: argparse.Namespace) -> Certificate:
     if args.selfsign == (args.ca_cert is not None):
         raise UsageError("-req needs either -selfsign -key KEY or -CA CERT -CAkey KEY")
+    days = DEFAULT_DAYS if args.days is None else args.days
+    if days > MAX_DAYS:
+        raise UsageError(f"-days {days} is more than {MAX_DAYS} (200 years)")
     try:
         request = CertificationRequest.load(read_file(args.input, "request"))
     except InvalidSignatureError:
         raise VerificationFailure("the request's self-signature does not verify") from None
     issuer = _self_issuer(args, request) if args.selfsign else _ca_issuer(args)
     not_before = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    not_after = not_before + dt.timedelta(days=args.days)
+    not_after = not_before + dt.timedelta(days=days)
     if issuer.not_after_limit is not None and not_after > issuer.not_after_limit:
-        raise InputError(f"-days {args.days} would outlive the CA certificate ({issuer.not_after_limit})")
+        raise InputError(f"-days {days} would outlive the CA certificate ({issuer.not_after_limit})")
     prepared = prepare_certificate(
         subject=request.subject,
         subject_public_key=request.public_key(),
@@ -168,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     if args.req:
         certificate = _issue(args)
     else:
-        if args.selfsign or args.key or args.ca_cert or args.ca_key or args.ca or args.ext or args.serial:
+        issuing = (args.selfsign, args.key, args.ca_cert, args.ca_key, args.ca, args.ext, args.serial)
+        if any(issuing) or args.days is not None:
             raise UsageError("signing options need -req (issue from a request)")
         certificate = Certificate.load(read_file(args.input, "certificate"))
     output = b""

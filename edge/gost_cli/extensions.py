@@ -14,6 +14,7 @@ As with openssl, an extension is critical exactly when ``critical`` is written.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 from asn1crypto import x509 as asn1_x509
@@ -87,8 +88,19 @@ def _general_names(values: list[str], what: str) -> list[tuple[str, str]]:
         kind, sep, text = value.partition(":")
         if not sep or not text:
             raise UsageError(f"{what}: {value!r} is not KIND:VALUE (email:, DNS:, URI:, IP:)")
-        names.append((_lookup(GENERAL_NAMES, kind, f"{what} kind"), text))
+        choice = _lookup(GENERAL_NAMES, kind, f"{what} kind")
+        if choice == "ip_address":
+            _check_ip(text, what)
+        names.append((choice, text))
     return names
+
+
+def _check_ip(text: str, what: str) -> None:
+    # asn1crypto's encoder fails on a bad address with a bare OSError; say what is wrong instead.
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"{what}: {text!r} is not an IP address") from None
 
 
 def _uris(values: list[str], what: str) -> list[str]:

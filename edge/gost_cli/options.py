@@ -7,7 +7,6 @@ single-dash options as long as abbreviations are off, so ``-in`` never swallows 
 from __future__ import annotations
 
 import argparse
-import binascii
 from typing import NoReturn, TypeAlias
 
 from edge.gost_cli.errors import UsageError
@@ -21,8 +20,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
-        """Turn argparse's complaint into one line: ``<prog>: <message>``."""
-        raise UsageError(f"{self.prog.removeprefix('klyuch gost ')}: {message}")
+        """Turn argparse's complaint into one line, prefixed with the subcommand when there is one."""
+        command = self.prog.split(maxsplit=2)[2:]
+        raise UsageError(f"{command[0]}: {message}" if command else message)
 
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
@@ -47,27 +47,34 @@ def add_outform(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_hex(value: str, what: str, *, size: int | None = None) -> bytes:
-    """Decode a hex argument (spaces and colons allowed); ``size`` is the required length in bytes."""
+def _unhex(value: str) -> bytes | None:
     text = value.strip().replace(":", "").replace(" ", "")
     if text.lower().startswith("0x"):
         text = text[2:]
     try:
-        raw = bytes.fromhex(text)
+        return bytes.fromhex(text) if text else None
     except ValueError:
-        raise UsageError(f"{what} is not a hex string") from None
+        return None
+
+
+def parse_hex(value: str, what: str, *, size: int | None = None) -> bytes:
+    """Decode a hex argument (spaces, colons, ``0x`` allowed); ``size`` is the required byte length."""
+    raw = _unhex(value)
+    if raw is None:
+        raise UsageError(f"{what} is not a hex string")
     if size is not None and len(raw) != size:
         raise UsageError(f"{what} must be {size} bytes ({2 * size} hex digits), got {len(raw)}")
     return raw
 
 
-def looks_like_hex(data: bytes) -> bool:
-    """True when ``data`` is hex text (with optional surrounding whitespace)."""
-    try:
-        binascii.unhexlify(data.strip())
-    except (binascii.Error, ValueError):
-        return False
-    return bool(data.strip())
+def looks_like_hex(data: str | bytes) -> bool:
+    """True when ``data`` is non-empty hex text that :func:`parse_hex` reads."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("ascii")
+        except UnicodeDecodeError:
+            return False
+    return _unhex(data) is not None
 
 
 def parse_serial(value: str) -> int:

@@ -28,7 +28,7 @@ def test_help_for_every_command(tools: Tools) -> None:
         (["genkey", "-p", "Q"], "unknown parameter set 'Q'"),
         (["genkey", "-a", "gost2012_512", "-p", "TCA"], "unknown parameter set 'TCA'"),
         (["genkey", "-a", "dsa"], "unknown key algorithm"),
-        (["genkey", "-bogus"], "unrecognized arguments: -bogus"),
+        (["genkey", "-bogus"], "genkey: unrecognized arguments: -bogus"),
         (["pubkey"], "the following arguments are required: -in"),
         (["dgst", "-md", "md5"], "unknown digest 'md5'"),
         (["dgst", "-hmac", "xyz"], "-hmac key is not a hex string"),
@@ -37,7 +37,10 @@ def test_help_for_every_command(tools: Tools) -> None:
         (["enc", "-cipher", "magma-ctr", "-K", "00" * 32, "-iv", "00" * 8], "CTR IV must be 4 bytes"),
         (["enc", "-cipher", "magma-cbc", "-K", "00" * 32], "needs -iv"),
         (["enc", "-cipher", "des-cbc", "-K", "00" * 32], "unknown cipher"),
+        (["genkey", "-a", "rsa1024"], "outside 2048..8192"),
         (["req", "-verify"], "-verify needs -in"),
+        (["x509", "-in", "c.pem", "-days", "5"], "signing options need -req"),
+        (["x509", "-req", "-in", "r.pem", "-selfsign", "-key", "k", "-days", "99999999"], "more than 73000"),
         (["x509", "-req", "-in", "r.pem"], "either -selfsign"),
     ],
 )
@@ -75,7 +78,7 @@ def test_bad_input_exits_1(tools: Tools) -> None:
 def test_bad_hash_and_subject_are_usage_errors(tools: Tools) -> None:
     tools.klyuch("genkey", "-o", "key.pem")
     failed = tools.klyuch("sign", "-key", "key.pem", "-hash", "not-hex-and-no-file", expect=2)
-    assert "neither a file nor hex" in failed.stderr
+    assert "neither a file nor a hex string" in failed.stderr
     failed = tools.klyuch("sign", "-key", "key.pem", "-hash", "00" * 31, expect=2)
     assert "must be 32 bytes" in failed.stderr
     failed = tools.klyuch("req", "-key", "key.pem", "-subj", "CN=no slash", expect=2)
@@ -84,3 +87,7 @@ def test_bad_hash_and_subject_are_usage_errors(tools: Tools) -> None:
     assert "unknown name attribute 'XX'" in failed.stderr
     failed = tools.klyuch("req", "-key", "key.pem", "-subj", "/CN=a", "-addext", "keyUsage=flying", expect=2)
     assert "unknown keyUsage 'flying'" in failed.stderr
+    failed = tools.klyuch(
+        "req", "-key", "key.pem", "-subj", "/CN=a", "-addext", "subjectAltName=IP:1.2.3", expect=2
+    )
+    assert "'1.2.3' is not an IP address" in failed.stderr
