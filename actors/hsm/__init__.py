@@ -14,10 +14,13 @@ Module map::
      ├─ metrics ........ per-operation counters and latency percentiles
      ├─ backends/ ...... base (Backend / SlotSession protocols), soft (gost engine + ECDSA),
      │                   pkcs11 (python-pkcs11, one lock per process)
-     ├─ slots .......... pykka SlotWorker × k under a SlotSupervisor; the SlotPool dispatcher
+     ├─ pool ........... the slot table: dispatch to the least-loaded slot, split/join, one answer per job
+     ├─ slots .......... pykka SlotWorker × k under a SlotSupervisor (replaces crashed slots)
      ├─ server ......... the unit's RPC server (threads on a unix socket)
      ├─ unit ........... process main: ``python -m actors.hsm.unit`` / ``klyuch hsm-unit``
      ├─ launcher ....... trio side: spawn a unit, hand over secrets, wait for READY, stop it
+     ├─ handshake ...... trio side: the client half of the connection handshake
+     ├─ calls .......... trio side: a call (or a coalesced batch) waiting for its reply
      └─ client ......... trio side: an authenticated, pipelining connection to one unit
 
 The unit process imports nothing from trio; the client side imports nothing from pykka.

@@ -32,17 +32,18 @@ from typing import Any, Final, TypeVar
 
 import trio
 
-from actors.hsm import auth, wire
+from actors.hsm import wire
+from actors.hsm.calls import Batch, Pending
 from actors.hsm.codec import decode_error, decode_reply, encode_request
 from actors.hsm.errors import (
     FrameTooLargeError,
-    HsmAuthError,
     HsmError,
     HsmProtocolError,
     HsmRequestError,
     UnitLostError,
     UnitTimeoutError,
 )
+from actors.hsm.handshake import client_handshake
 from actors.hsm.protocol import (
     MAX_DIGESTS_PER_CALL,
     REPLY_TYPES,
@@ -78,61 +79,6 @@ DEFAULT_SEND_TIMEOUT_S: Final = 10.0
 _RECEIVE_SIZE: Final = 256 * 1024
 
 
-class _Pending:
-    """A call waiting for its reply. The reader fills it and wakes the task if it is parked."""
-
-    __slots__ = ("body", "done", "error", "kind", "task", "waiting")
-
-    def __init__(self, task: trio.lowlevel.Task) -> None:
-        self.task = task
-        self.waiting = False
-        """True only while the task is parked in :meth:`UnitConnection._wait` (never while it sends)."""
-        self.done = False
-        self.kind = 0
-        self.body = b""
-        self.error: HsmError | None = None
-
-    def resolve(self, kind: int, body: bytes, error: HsmError | None = None) -> None:
-        self.kind, self.body, self.error, self.done = kind, body, error, True
-        if self.waiting:
-            self.waiting = False
-            trio.lowlevel.reschedule(self.task)
-
-
-class _Batch:
-    """The coalesced single signatures of one SIGN_MANY frame; its reply fans out to them."""
-
-    __slots__ = ("calls",)
-
-    def __init__(self, calls: list[_Pending]) -> None:
-        self.calls = calls
-
-    def resolve(self, kind: int, body: bytes, error: HsmError | None = None) -> None:
-        outcomes: tuple[bytes | HsmError, ...] = ()
-        if error is None:
-            try:
-                outcomes = self._outcomes(kind, body)
-            except HsmError as exc:
-                error = exc
-        if error is not None:
-            for call in self.calls:
-                call.resolve(wire.Kind.ERROR, b"", error)
-            return
-        for call, outcome in zip(self.calls, outcomes, strict=True):
-            if isinstance(outcome, HsmError):
-                call.resolve(wire.Kind.ERROR, b"", outcome)
-            else:
-                call.resolve(wire.Kind.OK, outcome)
-
-    def _outcomes(self, kind: int, body: bytes) -> tuple[bytes | HsmError, ...]:
-        if kind != wire.Kind.OK:
-            raise decode_error(body)  # the whole frame was refused (e.g. the unit is stopping)
-        outcomes = decode_reply(ManySignatures, body).outcomes
-        if len(outcomes) != len(self.calls):
-            raise HsmProtocolError("the unit answered a different number of items")
-        return outcomes
-
-
 class UnitConnection:
     """An authenticated connection to one unit. Create it with :func:`open_unit_connection`."""
 
@@ -158,11 +104,11 @@ class UnitConnection:
         self._send_timeout = send_timeout
         self._max_frame = max_frame
         self._coalesce = coalesce
-        self._pending: dict[int, _Pending | _Batch] = {}
+        self._pending: dict[int, Pending | Batch] = {}
         self._next_id = 0
         self._lost: UnitLostError | None = None
         self._outgoing: list[bytes] = []
-        self._queued_items: list[tuple[SignItem, _Pending]] = []
+        self._queued_items: list[tuple[SignItem, Pending]] = []
         self._flushing = False
         self._calls = 0
 
@@ -194,7 +140,7 @@ class UnitConnection:
         if wire.MIN_LENGTH + len(body) > self.unit_max_frame:
             raise FrameTooLargeError(f"request of {len(body)} bytes exceeds the unit's frame limit")
         request_id = self._new_id()
-        pending = self._pending[request_id] = _Pending(trio.lowlevel.current_task())
+        pending = self._pending[request_id] = Pending(trio.lowlevel.current_task())
         try:
             await self._complete(pending, wire.pack(request.op, request_id, body), request.op.name, timeout)
         finally:
@@ -206,7 +152,7 @@ class UnitConnection:
         return self._next_id
 
     async def _complete(
-        self, pending: _Pending, frame: bytes | None, what: str, timeout: float | None
+        self, pending: Pending, frame: bytes | None, what: str, timeout: float | None
     ) -> None:
         """Send (``frame``, or the queued items), wait for ``pending``, raise its error if it failed."""
         limit = self._call_timeout if timeout is None else timeout
@@ -215,7 +161,7 @@ class UnitConnection:
             with trio.move_on_after(limit):
                 await self._send(frame)
                 if not pending.done:
-                    await self._wait(pending)
+                    await pending.wait()
         finally:
             self._calls -= 1
         if not pending.done:
@@ -225,17 +171,6 @@ class UnitConnection:
             raise pending.error
         if pending.kind == wire.Kind.ERROR:
             raise decode_error(pending.body)
-
-    @staticmethod
-    async def _wait(pending: _Pending) -> None:
-        """Park until the reader resolves ``pending`` (or a timeout / cancellation aborts the wait)."""
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            pending.waiting = False
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        pending.waiting = True
-        await trio.lowlevel.wait_task_rescheduled(abort)
 
     async def _send(self, frame: bytes | None) -> None:
         """Queue ``frame``; the first caller to find no send in progress writes everything queued.
@@ -317,7 +252,7 @@ class UnitConnection:
             raise HsmRequestError(f"a digest is 1..255 bytes, not {len(digest)}")
         item = SignItem(key=key, digest=digest, op_id=op_id)
         encode_request(SignMany(items=(item,)))  # refuse a malformed key here, not in the batch
-        pending = _Pending(trio.lowlevel.current_task())
+        pending = Pending(trio.lowlevel.current_task())
         self._raise_if_lost()
         self._queued_items.append((item, pending))
         await self._complete(pending, None, "SIGN_MANY", timeout)
@@ -346,7 +281,7 @@ class UnitConnection:
                 count += 1
             chunk, queued = queued[:count], queued[count:]
             request_id = self._new_id()
-            self._pending[request_id] = _Batch([pending for _, pending in chunk])
+            self._pending[request_id] = Batch([pending for _, pending in chunk])
             body = encode_request(SignMany(items=tuple(item for item, _ in chunk)))
             self._outgoing.append(wire.pack(Op.SIGN_MANY, request_id, body))
 
@@ -441,7 +376,7 @@ class UnitConnection:
     def _mark_lost(self, reason: str) -> None:
         if self._lost is None:
             self._lost = UnitLostError(reason)
-        waiting: list[_Pending | _Batch] = list(self._pending.values())
+        waiting: list[Pending | Batch] = list(self._pending.values())
         waiting += [pending for _, pending in self._queued_items]
         self._pending, self._queued_items = {}, []
         for call in waiting:
@@ -451,42 +386,6 @@ class UnitConnection:
         """Close the connection; pending calls fail with :class:`UnitLostError`."""
         self._mark_lost(f"connection to unit {self.unit_id!r} was closed by us")
         await self._stream.aclose()
-
-
-async def _handshake(stream: trio.SocketStream, auth_key: bytes) -> dict[str, Any]:
-    hello_kind, hello = await _read_handshake_frame(stream)
-    if hello_kind != wire.Kind.HELLO:
-        raise HsmProtocolError("the unit did not start with HELLO")
-    info = auth.parse_hello(hello)
-    client_nonce = auth.new_nonce()
-    await stream.send_all(wire.pack(wire.Kind.AUTH, 0, auth.auth_body(auth_key, hello, client_nonce)))
-    kind, body = await _read_handshake_frame(stream)
-    if kind == wire.Kind.ERROR:
-        error = decode_error(body)
-        raise error if isinstance(error, HsmAuthError) else HsmAuthError(str(error))
-    if kind != wire.Kind.WELCOME:
-        raise HsmProtocolError("the unit answered AUTH with neither WELCOME nor ERROR")
-    auth.verify_welcome(auth_key, hello, client_nonce, body)
-    return info
-
-
-async def _read_handshake_frame(stream: trio.SocketStream) -> tuple[int, bytes]:
-    prefix = await _receive_exactly(stream, wire.PREFIX_SIZE)
-    (length,) = wire.LENGTH.unpack(prefix)
-    wire.check_length(length, wire.HANDSHAKE_MAX_FRAME)
-    kind, _, body = wire.split(await _receive_exactly(stream, length))
-    return kind, body
-
-
-async def _receive_exactly(stream: trio.SocketStream, size: int) -> bytes:
-    # Handshake frames only: nothing may be read past them, so read no more than asked.
-    data = bytearray()
-    while len(data) < size:
-        chunk = await stream.receive_some(size - len(data))
-        if not chunk:
-            raise UnitLostError("the unit closed the connection during the handshake")
-        data += chunk
-    return bytes(data)
 
 
 @asynccontextmanager
@@ -510,7 +409,7 @@ async def open_unit_connection(
         with trio.fail_after(connect_timeout):
             stream = await trio.open_unix_socket(os.fspath(path))
             try:
-                hello = await _handshake(stream, auth_key)
+                hello = await client_handshake(stream, auth_key)
             except BaseException:
                 await trio.aclose_forcefully(stream)
                 raise

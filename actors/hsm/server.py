@@ -38,6 +38,7 @@ from actors.hsm.errors import (
     UnitStoppingError,
     UnknownOperationError,
 )
+from actors.hsm.pool import Job, Outcome, SlotPool
 from actors.hsm.protocol import (
     FaultKind,
     Health,
@@ -50,7 +51,6 @@ from actors.hsm.protocol import (
     SignDigests,
     SignMany,
 )
-from actors.hsm.slots import Job, Outcome, SlotPool
 
 log = structlog.get_logger("klyuch.hsm.server")
 

@@ -9,8 +9,7 @@
 pykka has no supervision, so this module adds the part the unit needs:
 
 * A job is told (never asked: nobody may block on a pykka future) and is recorded in the
-  :class:`SlotPool` under its slot until answered. Exactly one answer goes out per job:
-  :meth:`SlotPool.finish` removes it first.
+  :class:`~actors.hsm.pool.SlotPool` under its slot until answered (exactly once).
 * A worker answers :class:`HsmError` outcomes itself. Any other exception is a bug or an
   unforeseen native failure: the worker answers the job with :class:`SlotCrashedError`, re-raises,
   and pykka calls ``on_failure``, which tells the supervisor ``SlotDown``. pykka drops the rest of
@@ -21,7 +20,6 @@ pykka has no supervision, so this module adds the part the unit needs:
 * Restarts are limited to ``intensity`` within ``period`` seconds; beyond that, or when a backend
   reports :class:`UnitFailingError`, the supervisor escalates to the unit, which exits so its own
   supervisor (in the server) restarts the process.
-* A large SIGN_DIGESTS request is split across the live slots and joined in order.
 """
 
 from __future__ import annotations
@@ -41,11 +39,11 @@ from actors.hsm.backends.base import Backend, SlotSession
 from actors.hsm.errors import (
     HsmError,
     HsmRequestError,
-    NoSlotError,
     SlotCrashedError,
     UnitFailingError,
     UnknownOperationError,
 )
+from actors.hsm.pool import Job, Outcome, SlotPool
 from actors.hsm.protocol import (
     Agree,
     Done,
@@ -66,24 +64,9 @@ from actors.hsm.protocol import (
 
 log = structlog.get_logger("klyuch.hsm.slots")
 
-Outcome = Reply | HsmError
 DEFAULT_INTENSITY: Final = 5
 DEFAULT_PERIOD_S: Final = 10.0
-SPLIT_MIN_CHUNK: Final = 8
-"""A SIGN_DIGESTS list is split across slots only into chunks of at least this many digests."""
 STOP_TIMEOUT_S: Final = 5.0
-
-
-@dataclass(eq=False, slots=True)
-class Job:
-    """One accepted request on its way through a slot (identity-compared)."""
-
-    request: Request
-    """The decoded request."""
-    respond: Callable[[Outcome], None]
-    """Sends the answer; called exactly once, from whichever thread finishes the job."""
-    op_id: str | None = None
-    """Correlation id of the operation the request belongs to (for logs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,215 +103,6 @@ class UnitFailing:
     reason: str
 
 
-def _items(job: Job) -> int:
-    request = job.request
-    if isinstance(request, SignDigests):
-        return len(request.digests)
-    if isinstance(request, SignMany):
-        return len(request.items)
-    return 1
-
-
-@dataclass(eq=False, slots=True)
-class _Slot:
-    index: int
-    generation: int = 0
-    ref: Any = None
-    alive: bool = False
-    jobs: dict[Job, int] = field(default_factory=dict)
-    """Outstanding jobs and their item counts."""
-    load: int = 0
-    session: SlotSession | None = None
-
-
-class _Join:
-    """Reassembles the answers of a split SIGN_DIGESTS or SIGN_MANY job, in order.
-
-    The first part that fails as a whole (an :class:`HsmError`) answers the job with its error.
-    """
-
-    def __init__(self, job: Job, parts: int) -> None:
-        self._job = job
-        self._lock = threading.Lock()
-        self._results: list[tuple[Any, ...]] = [()] * parts
-        self._remaining = parts
-        self._done = False
-
-    def part(self, index: int) -> Callable[[Outcome], None]:
-        return lambda outcome: self._part_done(index, outcome)
-
-    def _part_done(self, index: int, outcome: Outcome) -> None:
-        with self._lock:
-            if self._done:
-                return
-            if isinstance(outcome, Signatures | ManySignatures):
-                self._results[index] = (
-                    outcome.signatures if isinstance(outcome, Signatures) else outcome.outcomes
-                )
-                self._remaining -= 1
-                if self._remaining:
-                    return
-                merged = tuple(item for part in self._results for item in part)
-                answer: Outcome = (
-                    Signatures(merged) if isinstance(outcome, Signatures) else ManySignatures(merged)
-                )
-            else:
-                answer = outcome
-            self._done = True
-        self._job.respond(answer)
-
-
-class SlotPool:
-    """The slot table shared by the server threads (submit) and the workers and supervisor."""
-
-    def __init__(self, size: int) -> None:
-        """A table of ``size`` slots, all down until installed."""
-        self._lock = threading.Lock()
-        self._slots = [_Slot(index) for index in range(size)]
-        self._next = 0
-        self._closed: HsmError | None = None
-        self.restarts = 0
-        """Workers replaced since start."""
-
-    @property
-    def size(self) -> int:
-        """Configured slots."""
-        return len(self._slots)
-
-    def alive_count(self) -> int:
-        """Slots with a running worker."""
-        with self._lock:
-            return sum(slot.alive for slot in self._slots)
-
-    def in_flight(self) -> int:
-        """Jobs handed to workers and not yet answered."""
-        with self._lock:
-            return sum(len(slot.jobs) for slot in self._slots)
-
-    def begin(self, index: int, generation: int) -> None:
-        """Announce the incarnation about to start in slot ``index`` (before its thread runs)."""
-        with self._lock:
-            slot = self._slots[index]
-            slot.generation, slot.session = generation, None
-
-    def install(self, index: int, generation: int, ref: Any) -> None:
-        """Make the started worker the live incarnation of slot ``index``."""
-        with self._lock:
-            slot = self._slots[index]
-            if slot.generation == generation:
-                slot.ref, slot.alive = ref, True
-
-    def attach_session(self, index: int, generation: int, session: SlotSession) -> None:
-        """Record a worker's open session (read for cache statistics only)."""
-        with self._lock:
-            slot = self._slots[index]
-            if slot.generation == generation:
-                slot.session = session
-
-    def take_down(self, index: int, generation: int, error: HsmError) -> Any:
-        """Mark slot ``index`` dead and answer its jobs with ``error``.
-
-        Returns the dead worker's ref, or None when the report is stale (another incarnation runs).
-        """
-        with self._lock:
-            slot = self._slots[index]
-            if slot.generation != generation or not slot.alive:
-                return None
-            slot.alive, slot.session = False, None
-            jobs, slot.jobs, slot.load = slot.jobs, {}, 0
-            ref = slot.ref
-        for job in jobs:
-            job.respond(error)
-        return ref
-
-    def cache_stats(self) -> tuple[int, int]:
-        """Summed ``(hits, misses)`` of the live sessions' key caches (a slightly stale read)."""
-        with self._lock:
-            sessions = [slot.session for slot in self._slots if slot.session is not None]
-        stats = [session.cache_stats() for session in sessions]
-        return sum(hits for hits, _ in stats), sum(misses for _, misses in stats)
-
-    def close(self, error: HsmError) -> None:
-        """Refuse new jobs with ``error`` and answer every outstanding one with it."""
-        with self._lock:
-            self._closed = error
-            pending = [job for slot in self._slots for job in slot.jobs]
-            for slot in self._slots:
-                slot.jobs, slot.load = {}, 0
-        for job in pending:
-            job.respond(error)
-
-    def refs(self) -> list[Any]:
-        """The current worker refs (for shutdown)."""
-        with self._lock:
-            return [slot.ref for slot in self._slots if slot.ref is not None]
-
-    def submit(self, job: Job) -> None:
-        """Hand ``job`` to the least-loaded live slot (splitting large signing lists); never blocks."""
-        items = _items(job)
-        if items >= 2 * SPLIT_MIN_CHUNK:
-            parts = min(self.alive_count(), items // SPLIT_MIN_CHUNK)
-            if parts > 1:
-                self._submit_split(job, parts)
-                return
-        self._submit_one(job)
-
-    def _submit_split(self, job: Job, parts: int) -> None:
-        join = _Join(job, parts)
-        request = job.request
-        count = _items(job)
-        size, extra = divmod(count, parts)
-        start = 0
-        for index in range(parts):
-            end = start + size + (index < extra)
-            part: Request
-            if isinstance(request, SignDigests):
-                part = SignDigests(key=request.key, digests=request.digests[start:end])
-            else:
-                assert isinstance(request, SignMany)
-                part = SignMany(items=request.items[start:end])
-            self._submit_one(Job(request=part, respond=join.part(index), op_id=job.op_id))
-            start = end
-
-    def _submit_one(self, job: Job) -> None:
-        with self._lock:
-            refusal = self._closed
-            slot = None if refusal else self._pick()
-            if slot is not None:
-                items = _items(job)
-                slot.jobs[job] = items
-                slot.load += items
-                index, ref = slot.index, slot.ref
-        if slot is None:
-            job.respond(refusal or NoSlotError("no slot worker is alive"))
-            return
-        try:
-            ref.tell(job)
-        except pykka.ActorDeadError:
-            # The worker stopped between install and tell; its SlotDown may already have been handled.
-            self.finish(index, job, SlotCrashedError("the slot worker stopped"))
-
-    def _pick(self) -> _Slot | None:
-        count = len(self._slots)
-        best: _Slot | None = None
-        for offset in range(count):
-            slot = self._slots[(self._next + offset) % count]
-            if slot.alive and (best is None or slot.load < best.load):
-                best = slot
-        self._next = (self._next + 1) % count
-        return best
-
-    def finish(self, index: int, job: Job, outcome: Outcome) -> None:
-        """Answer ``job`` unless it was already answered (by a take-down or close)."""
-        with self._lock:
-            slot = self._slots[index]
-            items = slot.jobs.pop(job, None)
-            if items is not None:
-                slot.load -= items
-        if items is not None:
-            job.respond(outcome)
-
-
 def execute(session: SlotSession, request: Request) -> Reply:
     """Run one request on a session (raises :class:`HsmError` for refusals)."""
     if isinstance(request, SignDigests):
@@ -359,6 +133,8 @@ def _sign_item(session: SlotSession, item: SignItem) -> bytes | HsmError:
     try:
         return session.sign_digests(item.key, (item.digest,))[0]
     except HsmError as exc:
+        if exc.retryable:
+            log.warning("sign_item_failed", op_id=item.op_id, code=exc.code, error=str(exc))
         return exc
 
 
@@ -405,8 +181,15 @@ class SlotWorker(pykka.ThreadingActor):
         if self._session is None:
             self._pool.finish(self._index, job, SlotCrashedError("the slot has no session"))
             return
+        # Context does not cross the pykka inbox: rebind the operation id for this job's logs.
+        context = (
+            structlog.contextvars.bound_contextvars(op_id=job.op_id)
+            if job.op_id
+            else contextlib.nullcontext()
+        )
         try:
-            outcome: Outcome = execute(self._session, job.request)
+            with context:
+                outcome: Outcome = execute(self._session, job.request)
         except HsmError as exc:
             outcome = exc
         except Exception:

@@ -34,7 +34,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,9 +47,10 @@ from actors.hsm.backends.base import Backend
 from actors.hsm.errors import HsmError, KekError, UnitConfigError, UnitStartError
 from actors.hsm.handover import UnitSecrets, read_secrets
 from actors.hsm.metrics import UnitMetrics
+from actors.hsm.pool import SlotPool
 from actors.hsm.protocol import HealthReport, MetricsReport
 from actors.hsm.server import DEFAULT_MAX_IN_FLIGHT, ServerConfig, UnitServer
-from actors.hsm.slots import DEFAULT_INTENSITY, DEFAULT_PERIOD_S, SlotPool, SlotStartup, SlotSupervisor
+from actors.hsm.slots import DEFAULT_INTENSITY, DEFAULT_PERIOD_S, SlotStartup, SlotSupervisor
 
 EXIT_OK: Final = 0
 EXIT_SOFTWARE: Final = 70
@@ -99,14 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level_name: str, fmt: str) -> None:
+def _configure_logging(level_name: str, fmt: str, unit_id: str) -> None:
+    """structlog to stderr, every event tagged with the unit id (threads do not share contextvars)."""
     level = getattr(logging, level_name.upper())
+
+    def add_unit(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event.setdefault("unit_id", unit_id)
+        return event
+
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_unit,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -301,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a unit until SIGTERM; return the process exit status."""
     args = build_parser().parse_args(argv)
     os.umask(0o077)
-    _configure_logging(args.log_level, args.log_format)
+    _configure_logging(args.log_level, args.log_format, args.unit_id)
     if not _die_with_parent(args.parent_pid):
         return EXIT_OK
     sys.setswitchinterval(args.switch_interval)

@@ -164,6 +164,7 @@ async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) ->
     async with unit.connect(call_timeout=0.3) as hsm:
         info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
         unit.process.send_signal(signal.SIGSTOP)
+        await _wait_state(unit.process.pid, "T")  # stopped for real, not just signalled
         try:
             with pytest.raises(UnitTimeoutError) as caught:
                 await hsm.sign_digest(info.ref(), b"\x00" * 32)
@@ -172,6 +173,14 @@ async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) ->
             unit.process.send_signal(signal.SIGCONT)
         # The late reply is dropped; the connection still works.
         assert len(await hsm.sign_digest(info.ref(), b"\x01" * 32, timeout=5.0)) == 64
+
+
+async def _wait_state(pid: int, state: str) -> None:
+    with trio.fail_after(5):
+        for _ in range(1000):  # polling /proc: there is no event to wait for
+            if (await trio.Path(f"/proc/{pid}/stat").read_text()).split(")")[1].split()[0] == state:
+                return
+            await trio.sleep(0.005)
 
 
 async def test_a_killed_unit_fails_pending_and_later_calls_with_unit_lost(unit_factory: StartUnit) -> None:
