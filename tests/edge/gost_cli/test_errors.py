@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import pytest
 
+from edge.gost_cli import main
 from edge.gost_cli.app import COMMANDS
 from tests.edge.gost_cli.conftest import Tools
 
 GARBAGE_PEM = b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n"
 
 
-def test_help_for_every_command(tools: Tools) -> None:
+def test_help_for_every_command(tools: Tools, capsys: pytest.CaptureFixture[str]) -> None:
     assert "genkey" in tools.klyuch("--help").text
-    for command in COMMANDS:
-        assert tools.klyuch(command, "--help").text.startswith(f"usage: klyuch gost {command}")
+    assert tools.klyuch("x509", "--help").text.startswith("usage: klyuch gost x509")
+    for command in COMMANDS:  # the rest in process: the same code, without a process per command
+        assert main([command, "--help"]) == 0
+        assert capsys.readouterr().out.startswith(f"usage: klyuch gost {command}")
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "COMMAND"),
+        ([], "a COMMAND is needed"),
         (["frobnicate"], "invalid choice"),
         (["genkey", "-p", "Q"], "unknown parameter set 'Q'"),
         (["genkey", "-a", "gost2012_512", "-p", "TCA"], "unknown parameter set 'TCA'"),
@@ -44,9 +47,23 @@ def test_help_for_every_command(tools: Tools) -> None:
         (["x509", "-req", "-in", "r.pem"], "either -selfsign"),
     ],
 )
-def test_usage_errors_exit_2(tools: Tools, args: list[str], message: str) -> None:
-    failed = tools.klyuch(*args, expect=2)
-    assert message in failed.stderr, failed.stderr
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    """In process (the subprocess contract is checked by the tests around): exit 2, one line."""
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("klyuch gost: "), captured.err
+    assert message in captured.err, captured.err
+
+
+def test_usage_errors_in_a_process(tools: Tools) -> None:
+    assert "COMMAND is needed" in tools.klyuch(expect=2).stderr
+    assert "unknown parameter set 'Q'" in tools.klyuch("genkey", "-p", "Q", expect=2).stderr
+    assert (
+        "-K is not a hex string"
+        in tools.klyuch("enc", "-magma-ctr", "-K", "zz", "-iv", "00", expect=2).stderr
+    )
 
 
 def test_bad_input_exits_1(tools: Tools) -> None:
