@@ -251,7 +251,9 @@ class UnitConnection:
         if not 1 <= len(digest) <= 255:
             raise HsmRequestError(f"a digest is 1..255 bytes, not {len(digest)}")
         item = SignItem(key=key, digest=digest, op_id=op_id)
-        encode_request(SignMany(items=(item,)))  # refuse a malformed key here, not in the batch
+        # Refuse a malformed or oversized item here: inside a batch it would fail the whole frame.
+        if wire.MIN_LENGTH + len(encode_request(SignMany(items=(item,)))) > self.unit_max_frame:
+            raise FrameTooLargeError("this signing request exceeds the unit's frame limit")
         pending = Pending(trio.lowlevel.current_task())
         self._raise_if_lost()
         self._queued_items.append((item, pending))

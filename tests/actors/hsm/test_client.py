@@ -20,7 +20,7 @@ from actors.hsm.errors import (
     UnitTimeoutError,
     UnknownOperationError,
 )
-from actors.hsm.protocol import FaultKind, KeyAlgorithm, Op
+from actors.hsm.protocol import FaultKind, KeyAlgorithm, KeyRef, Op
 from signing.gost import GostPublicKey, ParamSet, streebog_digest
 
 from .conftest import StartUnit, Unit
@@ -101,6 +101,8 @@ async def test_frame_too_large_is_refused_then_the_connection_closes(unit_factor
         info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
         with pytest.raises(FrameTooLargeError):
             await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 200)  # refused here, nothing sent
+        with pytest.raises(FrameTooLargeError):
+            await hsm.sign_digest(KeyRef(info.key_id, b"\x00" * 5000), b"\x00" * 32)  # not even batched
         assert len(await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 10)) == 10
 
 
