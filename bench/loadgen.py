@@ -8,8 +8,8 @@
   (no coordinated omission, as in wrk2). ``concurrency`` caps the requests in flight.
 
 Both stop at whichever comes first: ``max_requests`` sent or ``duration_s`` elapsed (requests still in
-flight at the deadline are cancelled and not counted). One failed request is counted by kind and never
-stops the phase.
+flight at the deadline are cancelled and not counted, unless ``drain``). One failed request is counted
+by kind and never stops the phase.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class LoadSpec:
     """Open-loop arrival rate in requests per second; ``None`` for closed loop."""
     timeout_s: float = 10.0
     """Per-request timeout (counted as error ``timeout``)."""
+    drain: bool = False
+    """At the time limit let requests in flight finish instead of cancelling them (for warm-ups: the
+    connections stay open and the server is not left working on requests nobody waits for)."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.max_requests < 1 or not self.duration_s > 0:
@@ -75,14 +78,22 @@ class Recorder:
 
 @dataclass(slots=True)
 class _Budget:
-    """Hands out request slots until ``limit``; single trio thread, so no lock is needed."""
+    """Hands out request slots until ``limit`` or ``deadline``; one trio thread, so no lock is needed."""
 
     limit: int
+    t0: float
+    deadline: float
+    interval: float | None
     issued: int = 0
 
     def take(self) -> int | None:
         if self.issued >= self.limit:
             return None
+        if self.interval is None:
+            if trio.current_time() >= self.deadline:
+                return None
+        elif self.t0 + self.issued * self.interval >= self.deadline:
+            return None  # due after the end: never sent, so never late
         self.issued += 1
         return self.issued - 1
 
@@ -99,15 +110,16 @@ async def run_load(
         raise ValueError("one connection per client is required")
     rec = recorder if recorder is not None else Recorder()
     await _connect_all(connections)
-    budget = _Budget(spec.max_requests)
     t0 = trio.current_time()
-    with trio.move_on_after(spec.duration_s):
+    interval = 1.0 / spec.rate if spec.rate is not None else None
+    budget = _Budget(spec.max_requests, t0, t0 + spec.duration_s, interval)
+    with trio.move_on_at(budget.deadline + (spec.timeout_s if spec.drain else 0.0)):
         async with trio.open_nursery() as nursery:
             for conn in connections:
                 client = _Client(conn, requests(), encode, spec, rec, t0)
                 nursery.start_soon(client.run, budget)
     rec.elapsed_s = trio.current_time() - t0
-    if budget.issued >= spec.max_requests and rec.elapsed_s < spec.duration_s:
+    if budget.issued >= spec.max_requests:
         rec.stopped_by = "requests"
     return rec
 

@@ -90,14 +90,20 @@ class RunOptions:
         """The effective request limit of a measured phase."""
         return self.requests if self.requests is not None else DEFAULT_PHASE_REQUESTS
 
-    def load_spec(self, duration_s: float | None = None) -> LoadSpec:
-        """The measured-phase limits (``duration_s`` overrides the time limit)."""
+    def load_spec(self) -> LoadSpec:
+        """The measured-phase limits."""
         return LoadSpec(
             concurrency=self.concurrency,
-            duration_s=duration_s if duration_s is not None else self.phase_s,
+            duration_s=self.phase_s,
             max_requests=self.phase_requests,
             rate=self.rate,
             timeout_s=self.timeout_s,
+        )
+
+    def warmup_spec(self) -> LoadSpec:
+        """The warm-up: same shape, ``warmup_s`` long, no request limit, draining at its end."""
+        return dataclasses.replace(
+            self.load_spec(), duration_s=self.warmup_s, max_requests=10**12, drain=True
         )
 
 
@@ -259,7 +265,7 @@ async def measure_phase(
     connections = [Connection(target.address, target.family) for _ in range(options.concurrency)]
     try:
         if options.warmup_s > 0:
-            await run_load(connections, phase.requests, client.encode, options.load_spec(options.warmup_s))
+            await run_load(connections, phase.requests, client.encode, options.warmup_spec())
         rec = Recorder()
         cpu0, server_cpu0 = time.process_time(), _cpu(server)
         async with phase_progress(phase.name, options.load_spec(), rec, enabled=options.progress):

@@ -77,6 +77,18 @@ async def test_time_limit_cancels_requests_in_flight(raw_server: Start) -> None:
     assert rec.elapsed_s < 0.5
 
 
+async def test_a_draining_warmup_lets_requests_in_flight_finish(raw_server: Start) -> None:
+    target = parse_target(await raw_server(_slow_server(0.3)))
+    connections = [Connection(target.address) for _ in range(3)]
+    spec = LoadSpec(concurrency=3, duration_s=0.1, max_requests=10**6, drain=True)
+    rec = await run_load(connections, _repeat(GET), BenchClient(target).encode, spec)
+    assert (rec.completed, dict(rec.errors)) == (3, {})  # one each, none sent after the deadline
+    assert 0.3 <= rec.elapsed_s < 0.5
+    assert all(conn.is_open for conn in connections)  # kept for the measured phase
+    for conn in connections:
+        conn.close()
+
+
 async def test_floor_requests_against_the_standin_app(standin_url: str) -> None:
     for phase in floor_phases():
         target = parse_target(standin_url)
