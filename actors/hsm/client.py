@@ -8,8 +8,11 @@
 
 Any number of tasks may call at once: each request gets a fresh id; the caller that finds no
 write in progress writes every queued frame in one go (no writer task); a reader task routes
-each reply to its caller by id. A caller that times out or is cancelled just stops waiting: the late reply
-is dropped, and the connection stays usable (cancellation never cuts a frame in half).
+each reply to its caller by id. Single signatures asked for while a write is in progress are
+coalesced into one SIGN_MANY frame (each still succeeds or fails alone), so a busy connection
+pays the per-frame costs once per batch. A caller that times out or is cancelled just stops
+waiting: the late reply is dropped, and the connection stays usable (cancellation never cuts a
+frame in half).
 
 Failures are typed (:mod:`actors.hsm.errors`): the unit's refusals come back as the classes it
 raised; a connection that breaks — the process died, was killed, closed on us — fails every
