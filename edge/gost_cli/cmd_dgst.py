@@ -35,7 +35,11 @@ def register(sub: Subparsers) -> None:
     for name in DIGEST_FLAGS:
         dgst.add_argument(f"-{name}", dest="md", action="store_const", const=name, help=f"same as -md {name}")
     key = dgst.add_mutually_exclusive_group()
-    key.add_argument("-hmac", metavar="KEY_HEX", help="HMAC with this key, given in hex")
+    key.add_argument(
+        "-hmac",
+        metavar="KEY_HEX",
+        help="HMAC with this key, in hex (openssl spells it -mac hmac -macopt hexkey:KEY_HEX)",
+    )
     key.add_argument("-hmac-file", dest="hmac_file", metavar="FILE", help="HMAC keyed with the bytes of FILE")
     form = dgst.add_mutually_exclusive_group()
     form.add_argument("-binary", action="store_true", help="write the raw digest bytes")

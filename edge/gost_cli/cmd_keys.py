@@ -34,8 +34,9 @@ def register(sub: Subparsers) -> None:
         metavar="ALG",
         help="gost2012_256 (default), gost2012_512, ec-p256, ec-p384, rsa2048, rsa3072, rsa4096",
     )
-    genkey.add_argument("-p", "-paramset", dest="paramset", metavar="PARAMSET", help="GOST parameter set")
-    genkey.add_argument(
+    paramset = genkey.add_mutually_exclusive_group()
+    paramset.add_argument("-p", "-paramset", dest="paramset", metavar="PARAMSET", help="GOST parameter set")
+    paramset.add_argument(
         "-pkeyopt", metavar="paramset:NAME", help="openssl spelling of -p (only paramset: is understood)"
     )
     add_output(genkey, what="private key")

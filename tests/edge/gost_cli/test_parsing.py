@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 from asn1crypto import x509 as asn1_x509
 
 from edge.gost_cli import pkcs7
+from edge.gost_cli.app import COMMANDS, build_parser
 from edge.gost_cli.errors import InputError, UsageError
 from edge.gost_cli.extensions import merge, parse_extension
 from edge.gost_cli.keyspec import resolve_digest
@@ -90,6 +93,12 @@ def test_pkcs7_padding_round_trip(block: int) -> None:
     for bad in (bytes(block), b"\x03" * (block - 1) + b"\x02", bytes([block + 1]) * block, b""):
         with pytest.raises(InputError):
             pkcs7.unpad(bad, block)
+
+
+def test_command_table_matches_the_parser() -> None:
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert tuple(commands.choices) == COMMANDS
 
 
 def test_digest_names() -> None:
