@@ -13,4 +13,5 @@ Modules:
   diagnostics  ``/api/v1/echo``: the framework floor the benchmarks compare against
   logging      structlog configuration
   cli          the ``klyuch`` command line
+  gost_cli     ``klyuch gost``: an openssl-like GOST tool over ``signing``
 """

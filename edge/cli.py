@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         command=_config_show
     )
 
+    gost = sub.add_parser("gost", help="openssl-like GOST tool (see `klyuch gost --help`)", add_help=False)
+    gost.set_defaults(command=_gost, passthrough=True)
+
     bench = sub.add_parser(
         "bench", help="run a benchmark scenario (see `klyuch bench --help`)", add_help=False
     )
@@ -104,3 +107,9 @@ def _bench(_args: argparse.Namespace, rest: list[str]) -> int:
     import bench
 
     return bench.main(rest)
+
+
+def _gost(_args: argparse.Namespace, rest: list[str]) -> int:
+    from edge.gost_cli import main as gost_main
+
+    return gost_main(rest)
