@@ -168,7 +168,7 @@ def subject_alt_name(names: Iterable[tuple[str, str]], *, critical: bool = False
     """
     try:
         general_names = [asn1_x509.GeneralName(name=kind, value=value) for kind, value in names]
-    except _PARSE_ERRORS as exc:
+    except (*_PARSE_ERRORS, OSError) as exc:  # asn1crypto's inet_pton raises OSError for a bad IP
         raise InvalidInputError(f"invalid subjectAltName entry: {exc}") from exc
     return _extension("subject_alt_name", general_names, critical=critical)
 

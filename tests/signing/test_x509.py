@@ -341,3 +341,11 @@ def test_signature_bit_string_with_unused_bits_is_malformed(kind: ParamSet | str
     damaged[-1] &= 0xFE
     with pytest.raises(MalformedDataError, match="unused bits"):
         Certificate.load(bytes(damaged))
+
+
+def test_malformed_ip_address_in_alt_name_is_a_typed_error() -> None:
+    from signing.errors import InvalidInputError
+    from signing.x509 import subject_alt_name
+
+    with pytest.raises(InvalidInputError, match="subjectAltName"):
+        subject_alt_name([("ip_address", "999.1.2.3.4")])
