@@ -18,7 +18,8 @@ Modules:
   environment     machine and version snapshot
   errors          the harness's error tree
 
-Owned by other parts of the project: ``crypto/``, ``crypto_ciphers``, ``storage_probe``, ``actor_probe``.
+Other parts of the project keep their microbenchmarks and probes here as well: ``crypto/`` (run as
+scenario ``crypto``), ``crypto_ciphers``, and the ``*_probe`` modules (run directly with ``python -m``).
 
 Imports are deferred in ``main`` so that importing ``bench`` (e.g. for ``bench.crypto``) stays cheap.
 """

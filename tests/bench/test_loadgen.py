@@ -100,7 +100,7 @@ async def test_floor_requests_against_the_standin_app(standin_url: str) -> None:
 
 async def test_open_loop_keeps_its_rate(trivial_url: str) -> None:
     rec = await _load(trivial_url, LoadSpec(concurrency=8, duration_s=0.5, max_requests=10**6, rate=400.0))
-    assert 170 <= rec.completed <= 205  # ~200 due in 0.5 s
+    assert 120 <= rec.completed <= 200  # exactly 200 are due in 0.5 s; none is sent after the deadline
     result = summarise(rec, name="x", description="x")
     assert result.latency_ms["p50"] is not None
     assert result.latency_ms["p50"] < 50.0
@@ -111,12 +111,12 @@ async def test_open_loop_charges_queueing_to_the_server(raw_server: Start) -> No
     url = await raw_server(_slow_server(0.05))
     closed = summarise(await _load(url, LoadSpec(1, 0.6, 10**6)), name="c", description="")
     opened = summarise(await _load(url, LoadSpec(1, 0.6, 10**6, rate=100.0)), name="o", description="")
-    assert closed.latency_ms["p99"] is not None
+    assert closed.latency_ms["p50"] is not None
     assert opened.latency_ms["max"] is not None
-    assert closed.latency_ms["p99"] < 150.0
+    assert 45.0 <= closed.latency_ms["p50"] < 100.0
     # The k-th answer comes at ~50k ms but was due at 10k ms: by the end ~0.45 s of backlog.
     assert opened.latency_ms["max"] > 300.0
-    assert opened.latency_ms["max"] > 3 * closed.latency_ms["p99"]
+    assert opened.latency_ms["max"] > 4 * closed.latency_ms["p50"]
 
 
 async def test_errors_are_counted_by_kind(raw_server: Start) -> None:
