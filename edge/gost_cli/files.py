@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,7 +69,8 @@ def write_output(path: str | None, data: bytes, *, private: bool = False) -> Non
     mode = 0o600 if private else 0o644
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        if private:
+        # Tighten an existing key file, but never a device such as /dev/null (root could chmod it).
+        if private and stat.S_ISREG(os.fstat(fd).st_mode):
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -108,3 +108,15 @@ def test_bad_hash_and_subject_are_usage_errors(tools: Tools) -> None:
         "req", "-key", "key.pem", "-subj", "/CN=a", "-addext", "subjectAltName=IP:1.2.3", expect=2
     )
     assert "'1.2.3' is not an IP address" in failed.stderr
+
+
+def test_private_output_never_changes_a_device_mode() -> None:
+    """Writing a key to /dev/null as root must not make it 0600 (that broke every other program)."""
+    import os
+    import stat
+
+    from edge.gost_cli.files import write_output
+
+    before = stat.S_IMODE(os.stat("/dev/null").st_mode)
+    write_output("/dev/null", b"key", private=True)
+    assert stat.S_IMODE(os.stat("/dev/null").st_mode) == before
