@@ -12,8 +12,9 @@ caller task signs, waits for the answer, signs again. Callers are spread round-r
 (the real Balancer comes later). Batch 1 calls ``sign_digest``, which the client coalesces into
 SIGN_MANY frames while its socket is busy; larger batches call ``sign_digests`` (one SIGN_DIGESTS
 frame each). Reported: signatures/s, call latency p50/p99, and the rate as a share of the
-one-thread raw engine rate (the better of two raw runs, before and after, as the machine is shared) (the issue's target: ≥ 60 % with 2 units, through the whole
-server-side layer). The units run with their default slot count (2) unless ``--slots`` says otherwise.
+one-thread raw engine rate, the better of two raw runs (before and after: the machine is shared).
+The issue's target, later and through the whole server-side layer: ≥ 60 % with 2 units. The
+units run with their default slot count (2) unless ``--slots`` says otherwise.
 """
 
 from __future__ import annotations
