@@ -62,13 +62,30 @@ _MAX_SOCKET_PATH: Final = 107
 log = structlog.get_logger("klyuch.hsm.unit")
 
 
+def _bounded(low: float, high: float, kind: type[int] | type[float] = int) -> Any:
+    """An argparse ``type`` accepting ``kind`` values in ``[low, high]``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the unit."""
     parser = argparse.ArgumentParser(prog="klyuch hsm-unit", description="Run one HSM unit process.")
     parser.add_argument("--socket", required=True, type=Path, help="unix socket path to listen on")
     parser.add_argument("--backend", required=True, choices=("soft", "pkcs11"))
     parser.add_argument("--unit-id", default="hsm", help="name announced to clients and in logs")
-    parser.add_argument("--slots", type=int, default=None, help="slot workers (default: 2 soft, 1 pkcs11)")
+    parser.add_argument(
+        "--slots", type=_bounded(1, 64), default=None, help="slot workers (default: 2 soft, 1 pkcs11)"
+    )
     parser.add_argument(
         "--secret-fd", type=int, default=0, help="fd carrying the secrets line (default stdin)"
     )
@@ -76,23 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
     soft = parser.add_argument_group("soft backend")
     soft.add_argument("--kek-file", type=Path, help="sealed key-encryption key")
     soft.add_argument("--create-kek", action="store_true", help="create the sealed KEK file when missing")
-    soft.add_argument("--kdf-iterations", type=int, default=kek_file.DEFAULT_ITERATIONS)
-    soft.add_argument("--key-cache-size", type=int, default=1024, help="opened keys kept per slot")
+    soft.add_argument(
+        "--kdf-iterations",
+        type=_bounded(kek_file.MIN_ITERATIONS, kek_file.MAX_ITERATIONS),
+        default=kek_file.DEFAULT_ITERATIONS,
+    )
+    soft.add_argument(
+        "--key-cache-size", type=_bounded(0, 1_000_000), default=1024, help="opened keys kept per slot"
+    )
     p11 = parser.add_argument_group("pkcs11 backend")
     p11.add_argument("--pkcs11-module", help="path of the PKCS#11 module (.so)")
     p11.add_argument("--token-label", help="label of the token this unit serves")
     tuning = parser.add_argument_group("limits and tuning")
-    tuning.add_argument("--max-frame", type=int, default=wire.DEFAULT_MAX_FRAME)
-    tuning.add_argument("--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT, help="per connection")
-    tuning.add_argument("--restart-intensity", type=int, default=DEFAULT_INTENSITY)
-    tuning.add_argument("--restart-period", type=float, default=DEFAULT_PERIOD_S)
-    tuning.add_argument("--start-timeout", type=float, default=30.0, help="seconds for the slots to open")
-    tuning.add_argument("--drain-timeout", type=float, default=5.0)
+    tuning.add_argument("--max-frame", type=_bounded(4096, 1 << 30), default=wire.DEFAULT_MAX_FRAME)
+    tuning.add_argument(
+        "--max-in-flight", type=_bounded(1, 1 << 20), default=DEFAULT_MAX_IN_FLIGHT, help="per connection"
+    )
+    tuning.add_argument("--restart-intensity", type=_bounded(0, 1000), default=DEFAULT_INTENSITY)
+    tuning.add_argument("--restart-period", type=_bounded(0.001, 86_400, float), default=DEFAULT_PERIOD_S)
+    tuning.add_argument(
+        "--start-timeout", type=_bounded(0.1, 3600, float), default=30.0, help="seconds for the slots to open"
+    )
+    tuning.add_argument("--drain-timeout", type=_bounded(0, 3600, float), default=5.0)
     tuning.add_argument(
         "--switch-interval",
-        type=float,
+        type=_bounded(1e-5, 1.0, float),
         default=0.0005,
-        help="sys.setswitchinterval: hand the GIL over sooner",
+        help="sys.setswitchinterval: hand the GIL back to a thread returning from native code sooner",
     )
     tuning.add_argument("--enable-test-faults", action="store_true", help="accept INJECT_FAULT (tests only)")
     tuning.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
