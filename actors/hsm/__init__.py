@@ -6,7 +6,7 @@ Module map::
      ├─ errors ......... the layer's error tree (stable codes; rebuilt on the client side)
      ├─ wire ........... framing: u32 length ‖ kind ‖ request id ‖ body; limits
      ├─ protocol ....... operations, request and reply dataclasses
-     ├─ codec .......... frame bodies: binary for SIGN_DIGESTS, JSON for the rest
+     ├─ codec .......... frame bodies: binary for SIGN_DIGESTS and SIGN_MANY, JSON for the rest
      ├─ auth ........... mutual HMAC-Streebog challenge–response on connect
      ├─ handover ....... secrets handed to a unit on an inherited fd (never argv/env)
      ├─ kek ............ the soft-HSM key-encryption key, sealed under a passphrase
