@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tuning.add_argument("--drain-timeout", type=_bounded(0, 3600, float), default=5.0)
     tuning.add_argument(
+        "--handshake-timeout", type=_bounded(0.01, 600, float), default=5.0, help="seconds to authenticate"
+    )
+    tuning.add_argument(
         "--switch-interval",
         type=_bounded(1e-5, 1.0, float),
         default=0.0005,
@@ -287,6 +290,7 @@ class Unit:
             max_frame=self.args.max_frame,
             max_in_flight=self.args.max_in_flight,
             faults_enabled=self.args.enable_test_faults,
+            handshake_timeout=self.args.handshake_timeout,
         )
         self.server = UnitServer(
             listener=listener,

@@ -85,6 +85,18 @@ async def test_a_silent_peer_times_out_the_handshake() -> None:
         os.unlink(path)
 
 
+async def test_a_client_that_never_authenticates_is_dropped(unit_factory: StartUnit) -> None:
+    unit = await unit_factory("strict", extra_args=("--handshake-timeout", "0.2"))
+    stream = await trio.open_unix_socket(os.fspath(unit.socket))
+    kind, _ = await _read_frame(stream)
+    assert kind == wire.Kind.HELLO
+    with trio.fail_after(5), pytest.raises(EOFError):
+        await _read_frame(stream)  # no AUTH from us: the unit hangs up
+    await stream.aclose()
+    async with unit.connect() as hsm:
+        assert (await hsm.health()).status == "ok"
+
+
 async def test_frame_too_large_is_refused_then_the_connection_closes(unit_factory: StartUnit) -> None:
     unit = await unit_factory("small", max_frame=4096)
     stream = await _raw_connection(unit)
