@@ -9,6 +9,7 @@ Module map::
      │                  the UnitClient's messages (GetUnitStatus, RestartUnit)
      ├─ plans ......... settings → UnitPlan per unit (spec, secrets, key domain); KEK file and
      │                  generated passphrase under home; the private socket folder
+     ├─ startlock ..... node-wide flock serialising unit starts on one PKCS#11 token
      ├─ metrics ....... latency ring, per-unit and per-pool counters, Prometheus text format
      ├─ handle ........ UnitHandle: a unit's state, connection and accounting, shared by its
      │                  UnitClient (writer) and the Balancer (reader, data path)

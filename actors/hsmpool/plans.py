@@ -4,14 +4,16 @@ Soft units share one sealed KEK file (``hsm.kek_file``, default ``<home>/hsm/kek
 first unit to start creates it (``--create-kek``; two racing units end up with one KEK); its
 passphrase is ``hsm.kek_passphrase`` or, for the embedded default, a random one generated once and
 kept in ``<home>/hsm/kek-passphrase`` (mode 0600). PKCS#11 units get ``hsm.pkcs11_units_per_token``
-processes per token label. Every unit of a pool gets the same fresh handshake key (it lives only in
-this process and the units' memory). Sockets go to a short private folder: a unix socket path
-must fit in 107 bytes, which ``home`` does not promise.
+processes per token label, started one at a time per token (:mod:`actors.hsmpool.startlock`). Every
+unit of a pool gets the same fresh handshake key (it lives only in this process and the units'
+memory). Sockets go to a short private folder: a unix socket path must fit in 107 bytes, which
+``home`` does not promise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -47,6 +49,8 @@ class UnitPlan:
     """Handshake key, KEK passphrase or PIN (never logged)."""
     domain: str
     """The key store this unit serves."""
+    start_lock: Path | None = None
+    """PKCS#11: the file locked while the unit starts (one start per token at a time, node-wide)."""
 
     @property
     def unit_id(self) -> str:
@@ -103,6 +107,12 @@ def _create_passphrase(path: Path) -> str:
     return passphrase
 
 
+def pkcs11_start_lock(hsm: HsmSettings, home: Path, token_label: str) -> Path:
+    """The start lock file of one token (named by a hash: labels may hold any character)."""
+    name = hashlib.sha256(f"{hsm.pkcs11_module}\0{token_label}".encode()).hexdigest()[:16]
+    return hsm_folder(hsm, home) / f"pkcs11-{name}.lock"
+
+
 def make_socket_folder() -> Path:
     """A fresh private folder with a short path for the pool's unit sockets."""
     return Path(tempfile.mkdtemp(prefix="klyuch-hsm-", dir="/tmp"))
@@ -156,5 +166,6 @@ def plan_units(
                     token_label=label,
                     extra_args=extra,
                 )
-                plans.append(UnitPlan(spec, p11_secrets, pkcs11_domain(label)))
+                lock = pkcs11_start_lock(hsm, home, label)
+                plans.append(UnitPlan(spec, p11_secrets, pkcs11_domain(label), lock))
     return plans

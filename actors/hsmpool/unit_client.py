@@ -32,6 +32,7 @@ from actors.hsm.launcher import UnitProcess, start_unit
 from actors.hsmpool.handle import UnitHandle
 from actors.hsmpool.messages import GetUnitStatus, RestartUnit, UnitState
 from actors.hsmpool.plans import UnitPlan
+from actors.hsmpool.startlock import start_lock
 from actors.runtime import Actor, Backoff, RestartIntensity
 from config.settings import HsmSettings
 
@@ -132,9 +133,10 @@ class UnitClient(Actor):
 
     async def _run_once(self) -> str:
         """One process from spawn to death; returns why it ended. The process is gone afterwards."""
-        process = await start_unit(
-            self._plan.spec, self._plan.secrets, ready_timeout=self._hsm.start_timeout_s
-        )
+        async with start_lock(self._plan.start_lock, wait=self._hsm.start_timeout_s):
+            process = await start_unit(
+                self._plan.spec, self._plan.secrets, ready_timeout=self._hsm.start_timeout_s
+            )
         self._process, self._kill_reason = process, None
         try:
             reason = await self._serve(process)
@@ -175,7 +177,7 @@ class UnitClient(Actor):
                         nursery.cancel_scope.cancel()
 
                     nursery.start_soon(first_to_end, self._watch_exit, process)
-                    nursery.start_soon(first_to_end, self._watch_health, connection)
+                    nursery.start_soon(first_to_end, self._watch_health, connection, process)
             finally:
                 self._handle.detach()
         return reasons[0]
@@ -184,7 +186,13 @@ class UnitClient(Actor):
         status = await process.wait()
         return self._kill_reason or f"the process exited with status {status}"
 
-    async def _watch_health(self, connection: UnitConnection) -> str:
+    async def _exit_or(self, process: UnitProcess, reason: str) -> str:
+        """A dying process closes its socket a moment before it can be reaped: prefer its exit status."""
+        with trio.move_on_after(0.25):
+            return await self._watch_exit(process)
+        return reason
+
+    async def _watch_health(self, connection: UnitConnection, process: UnitProcess) -> str:
         hsm, handle = self._hsm, self._handle
         misses = 0
         while True:
@@ -198,7 +206,7 @@ class UnitClient(Actor):
                     return f"hung: {misses} health ping(s) unanswered within {hsm.health_timeout_s} s"
                 continue
             except UnitLostError as exc:
-                return f"connection lost: {exc}"
+                return await self._exit_or(process, f"connection lost: {exc}")
             except HsmError as exc:
                 return f"health check failed: {exc.code}: {exc}"
             misses = 0
