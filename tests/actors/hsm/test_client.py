@@ -205,7 +205,7 @@ async def test_a_killed_unit_fails_pending_and_later_calls_with_unit_lost(unit_f
 
         async def sign_a_lot() -> None:
             try:
-                await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 5000)
+                await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 10_000)  # ≥ 150 ms of work each
             except UnitLostError as exc:
                 outcomes.append(exc)
 
@@ -213,7 +213,7 @@ async def test_a_killed_unit_fails_pending_and_later_calls_with_unit_lost(unit_f
         async with trio.open_nursery() as nursery:
             for _ in range(4):
                 nursery.start_soon(sign_a_lot)
-            await trio.sleep(0.1)
+            await trio.sleep(0.03)
             unit.process.send_signal(signal.SIGKILL)
         assert len(outcomes) == 4
         assert all(exc.retryable for exc in outcomes)
