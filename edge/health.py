@@ -22,12 +22,20 @@ async def healthz() -> dict[str, Any]:
 @blueprint.get("/readyz")
 @tag(["health"])
 async def readyz() -> tuple[dict[str, Any], int]:
-    """Readiness: every dependency answers (the database now, HSM units once they exist)."""
+    """Readiness: every dependency answers (the database; at least one healthy HSM unit).
+
+    ``hsm`` is ``disabled`` (and does not hold readiness back) when no unit is configured; the
+    states of this worker's units are listed under ``hsm_units``.
+    """
     services: Services | None = current_app.config.get("KLYUCH_SERVICES")
     checks: dict[str, str] = {}
+    body: dict[str, Any] = {}
     if services is None:
         checks["services"] = "starting"
     else:
         checks["database"] = "ok" if await services.db.ready() else "unavailable"
-    ready = all(value == "ok" for value in checks.values())
-    return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+        units = services.hsm.units()
+        checks["hsm"] = "disabled" if not units else "ok" if services.hsm.ready else "unavailable"
+        body["hsm_units"] = {unit.unit_id: unit.state.value for unit in units}
+    ready = all(value in ("ok", "disabled") for value in checks.values())
+    return {"status": "ready" if ready else "not_ready", "checks": checks, **body}, 200 if ready else 503

@@ -2,6 +2,26 @@
 
 ``Services`` is started as a task in the app's nursery before serving (so the nurseries and cancel
 scopes it opens live in one task, as trio requires) and stopped after serving.
+
+**HSM units belong to the worker, not to ``klyuch serve``.** Each worker process runs its own actor
+system and its own pool of unit processes (``hsm.soft_units`` and ``hsm.pkcs11_units_per_token``
+count units *per pool*: W workers run W times as many). Why:
+
+* a unit dies with the thread that spawned it (``PR_SET_PDEATHSIG``) and is watched through its
+  pidfd and its socket by the pool that spawned it — a worker can only supervise its own children;
+* the serve parent runs hypercorn's synchronous process manager, not trio, so it has no actor
+  system to host an ``HsmSupervisor`` in; units owned there would leave the workers reconnecting to
+  restarted units whose handshake key they would have to be sent, with nobody in the worker able to
+  restart a hung one;
+* a crashed worker takes only its own units along, and the soft units of every pool unseal the same
+  KEK file under ``home``, so any worker signs with any key blob.
+
+The price is W × N unit processes (each a Python process of ~35 MB). Units owned by the serve
+parent with one connection per worker remain possible later: a unit already serves several
+connections.
+
+The units start in the background: the worker answers at once, ``/readyz`` reports ``hsm`` ready when
+at least one unit is healthy, and HSM requests fail fast with ``HsmUnavailableError`` until then.
 """
 
 from __future__ import annotations
@@ -11,6 +31,8 @@ from dataclasses import dataclass, field
 import structlog
 import trio
 
+from actors.hsmpool import Balancer, open_hsm_pool
+from actors.runtime import ActorSystem
 from config import Settings
 from storage import Database, open_database
 
@@ -25,6 +47,10 @@ class Services:
     """The effective settings."""
     db: Database
     """The database, usable from trio."""
+    actors: ActorSystem
+    """The worker's actor system."""
+    hsm: Balancer
+    """The worker's HSM pool: sign, generate keys, agree, unwrap (``actors.hsmpool.Balancer``)."""
     _stop: trio.Event = field(default_factory=trio.Event)
     _stopped: trio.Event = field(default_factory=trio.Event)
 
@@ -38,9 +64,19 @@ async def run_services(
     settings: Settings, *, task_status: trio.TaskStatus[Services] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Open every per-worker service, report them started, and hold them until ``aclose``."""
-    async with open_database(settings, migrate=False) as db:
-        services = Services(settings=settings, db=db)
-        log.info("services_started")
+    system = ActorSystem("klyuch-worker")
+    async with (
+        open_database(settings, migrate=False) as db,
+        open_hsm_pool(
+            settings.hsm,
+            home=settings.home,
+            system=system,
+            log_level=settings.logging.level,
+            log_format=settings.logging.format,
+        ) as hsm,
+    ):
+        services = Services(settings=settings, db=db, actors=system, hsm=hsm)
+        log.info("services_started", hsm_units=len(hsm.units()))
         task_status.started(services)
         try:
             await services._stop.wait()

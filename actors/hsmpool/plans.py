@@ -113,9 +113,32 @@ def pkcs11_start_lock(hsm: HsmSettings, home: Path, token_label: str) -> Path:
     return hsm_folder(hsm, home) / f"pkcs11-{name}.lock"
 
 
+SOCKET_FOLDER_PREFIX: Final = "klyuch-hsm-"
+
+
 def make_socket_folder() -> Path:
-    """A fresh private folder with a short path for the pool's unit sockets."""
-    return Path(tempfile.mkdtemp(prefix="klyuch-hsm-", dir="/tmp"))
+    """A fresh private folder with a short path for the pool's unit sockets: ``/tmp/klyuch-hsm-<pid>-*``.
+
+    Folders left by pools whose process is gone (a worker killed with SIGKILL cannot clean up) are
+    removed first.
+    """
+    base = Path(tempfile.gettempdir())
+    reap_socket_folders(base)
+    return Path(tempfile.mkdtemp(prefix=f"{SOCKET_FOLDER_PREFIX}{os.getpid()}-", dir=base))
+
+
+def reap_socket_folders(base: Path) -> None:
+    """Remove our socket folders under ``base`` whose owning process no longer exists."""
+    for folder in base.glob(f"{SOCKET_FOLDER_PREFIX}*-*"):
+        pid_text = folder.name[len(SOCKET_FOLDER_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # vanished meanwhile, or a live process of another user
 
 
 def remove_socket_folder(folder: Path) -> None:

@@ -72,4 +72,5 @@ async def open_hsm_pool(
                 with trio.CancelScope(shield=True):
                     await supervisor.stop(timeout=hsm.stop_grace_s * len(plans) + 10.0)
     finally:
-        await trio.to_thread.run_sync(remove_socket_folder, socket_folder)
+        with trio.CancelScope(shield=True):  # also when the worker is being cancelled
+            await trio.to_thread.run_sync(remove_socket_folder, socket_folder)

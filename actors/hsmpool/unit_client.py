@@ -52,6 +52,9 @@ class UnitClient(Actor):
         self._kill_reason: str | None = None
         self._life_scope = trio.CancelScope()
         self._life_done = trio.Event()
+        # Built here so that impossible timings fail the start, not the first restart.
+        self._backoff = Backoff(initial=hsm.restart_backoff_initial_s, cap=hsm.restart_backoff_cap_s)
+        self._limit = RestartIntensity(hsm.restart_intensity, hsm.restart_period_s)
 
     async def on_start(self) -> None:
         """Start the life loop; the unit comes up in the background (watch the handle's state)."""
@@ -90,8 +93,7 @@ class UnitClient(Actor):
 
     async def _restart_loop(self) -> None:
         hsm, handle = self._hsm, self._handle
-        limit = RestartIntensity(hsm.restart_intensity, hsm.restart_period_s)
-        backoff = Backoff(initial=hsm.restart_backoff_initial_s, cap=hsm.restart_backoff_cap_s)
+        limit, backoff = self._limit, self._backoff
         in_a_row = 0
         first = True
         while True:
