@@ -146,14 +146,54 @@ class HsmSettings(Section):
 
 
 class SecuritySettings(Section):
-    """Authentication and token settings."""
+    """Authentication and token settings (``actors.identity`` and ``edge.auth``)."""
 
     token_secret: SecretStr | None = None
-    """Secret that signs access tokens; generated and kept under ``home`` when unset."""
-    access_token_ttl_s: Annotated[int, Field(ge=10, le=86_400)] = 900
+    """Secret that signs access tokens (HS256, at least 32 characters); when unset, generated once under
+    ``home`` (``secrets/token.key``, mode 0600, shared by every worker process). Nodes must share it."""
+    access_token_ttl_s: Annotated[int, Field(ge=1, le=86_400)] = 900
     """Lifetime of an access token."""
-    refresh_token_ttl_s: Annotated[int, Field(ge=60, le=90 * 86_400)] = 14 * 86_400
-    """Lifetime of a refresh token."""
+    refresh_token_ttl_s: Annotated[int, Field(ge=1, le=90 * 86_400)] = 14 * 86_400
+    """Lifetime of a refresh token; each rotation issues a new one with this lifetime."""
+    token_issuer: str = "klyuch"
+    """``iss`` claim of access tokens (checked on every request)."""
+    token_audience: str = "klyuch-api"
+    """``aud`` claim of access tokens (checked on every request)."""
+    token_leeway_s: Annotated[int, Field(ge=0, le=300)] = 5
+    """Clock skew tolerated when checking ``exp`` and ``iat``."""
+    token_state_cache_s: Annotated[float, Field(ge=0, le=60)] = 0.0
+    """Seconds a worker may reuse a token's revocation/account check (0: query the database on every
+    request; above 0 a revocation made by another worker takes effect within this delay)."""
+    password_min_length: Annotated[int, Field(ge=1, le=1024)] = 12
+    """Shortest password accepted (characters)."""
+    password_max_length: Annotated[int, Field(ge=8, le=4096)] = 1024
+    """Longest password accepted (characters); bounds the work one login can cost."""
+    argon2_time_cost: Annotated[int, Field(ge=1, le=100)] = 2
+    """argon2id passes (OWASP minimum profile: 2 passes over 19 MiB); changed values rehash at next login."""
+    argon2_memory_kib: Annotated[int, Field(ge=8, le=4 * 1024 * 1024)] = 19_456
+    """argon2id memory per hash in KiB."""
+    argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 1
+    """argon2id lanes."""
+    hash_concurrency: Annotated[int, Field(ge=1, le=64)] = 2
+    """Password hashes computed at once per worker process (threads; each holds ``argon2_memory_kib``)."""
+    login_max_failures_per_username: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+    """Failed logins of one username within ``login_failure_window_s`` before further attempts get 429."""
+    login_max_failures_per_address: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    """Failed logins (and client authentications) from one client address within the window before 429."""
+    login_failure_window_s: PositiveSeconds = 300.0
+    """Sliding window of the failed-login counters (kept in memory per worker process)."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SecuritySettings:
+        if self.token_secret is not None and len(self.token_secret.get_secret_value()) < 32:
+            raise ValueError("token_secret must be at least 32 characters")
+        if self.password_min_length > self.password_max_length:
+            raise ValueError("password_min_length must not exceed password_max_length")
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ValueError("argon2_memory_kib must be at least 8 × argon2_parallelism")
+        if self.refresh_token_ttl_s < self.access_token_ttl_s:
+            raise ValueError("refresh_token_ttl_s must not be shorter than access_token_ttl_s")
+        return self
 
 
 class LimitsSettings(Section):

@@ -1,0 +1,30 @@
+"""The per-process ``Identity`` of the running app, and the caller's address."""
+
+from __future__ import annotations
+
+from quart import current_app, request
+
+from actors.identity import Identity
+from edge.errors import NotReadyError
+from edge.services import Services
+
+IDENTITY_KEY = "klyuch.identity"
+SERVICES_KEY = "KLYUCH_SERVICES"
+
+
+def get_identity() -> Identity:
+    """This worker's ``Identity``, made on first use from the app's services."""
+    services: Services | None = current_app.config.get(SERVICES_KEY)
+    if services is None:
+        raise NotReadyError("the server is still starting")
+    identity: Identity | None = current_app.extensions.get(IDENTITY_KEY)
+    if identity is None or identity.db is not services.db:
+        # Reads (or creates once) the small server-secret file: a one-off blocking call per process.
+        identity = Identity.create(services.settings, services.db)
+        current_app.extensions[IDENTITY_KEY] = identity
+    return identity
+
+
+def client_address() -> str:
+    """The peer address of the request (a proxy's address when behind one: see ``throttle``)."""
+    return request.remote_addr or "unknown"
