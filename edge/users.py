@@ -199,6 +199,9 @@ def _encode_cursor(username: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        after = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequestError("the cursor is malformed") from None
+    if not after:
+        raise BadRequestError("the cursor is malformed")
+    return after
