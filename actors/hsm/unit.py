@@ -14,6 +14,7 @@ the slot workers and wait for them → bind the socket (mode 0600) → print one
     READY {"unit_id": ..., "socket": ..., "pid": ..., "backend": ..., "kek_id" | "token_label": ...}
     FAILED {"code": ..., "message": ...}        (then exit 78 for configuration errors, else 70)
 
+The process refuses core dumps (they would hold the KEK and PINs) and creates files owner-only.
 SIGTERM / SIGINT drain in-flight requests (up to ``--drain-timeout``) and exit 0. The unit dies
 with its parent (``PR_SET_PDEATHSIG``; the launcher must spawn it from a long-lived thread, since
 the signal follows the *thread* that forked). Exit statuses: 0 stopped, 70 internal failure,
@@ -29,6 +30,7 @@ import errno
 import json
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -340,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a unit until SIGTERM; return the process exit status."""
     args = build_parser().parse_args(argv)
     os.umask(0o077)
+    # A core dump would write the unsealed KEK, opened keys and the PIN to disk.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _configure_logging(args.log_level, args.log_format, args.unit_id)
     if not _die_with_parent(args.parent_pid):
         return EXIT_OK

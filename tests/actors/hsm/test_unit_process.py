@@ -52,6 +52,8 @@ async def test_secrets_are_not_on_the_command_line_or_in_the_environment(unit_fa
     for secret in (unit.auth_key.hex().encode(), b"correct horse battery staple"):
         assert secret not in cmdline
         assert secret not in environ
+    limits = await trio.Path(f"/proc/{unit.process.pid}/limits").read_text()
+    assert any(line.startswith("Max core file size") and " 0 " in line for line in limits.splitlines())
 
 
 async def test_wrong_passphrase_is_a_configuration_failure(unit_factory: StartUnit) -> None:
