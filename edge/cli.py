@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         command=_config_show
     )
 
+    unit = sub.add_parser("hsm-unit", help="run one HSM unit process (started by the server)", add_help=False)
+    unit.set_defaults(command=_hsm_unit, passthrough=True)
+
     gost = sub.add_parser("gost", help="openssl-like GOST tool (see `klyuch gost --help`)", add_help=False)
     gost.set_defaults(command=_gost, passthrough=True)
 
@@ -113,3 +116,9 @@ def _gost(_args: argparse.Namespace, rest: list[str]) -> int:
     from edge.gost_cli import main as gost_main
 
     return gost_main(rest)
+
+
+def _hsm_unit(_args: argparse.Namespace, rest: list[str]) -> int:
+    from actors.hsm.unit import main as unit_main
+
+    return unit_main(rest)
