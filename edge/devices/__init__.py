@@ -1,0 +1,23 @@
+"""Devices at the edge: enrolment REST API and the device websocket.
+
+Modules:
+  rest      ``/api/v1/devices``: enrol (QR code), list, get, QR again while pending, revoke
+  socket    ``/api/v1/devices/ws``: handshake, then the session's messages out and decisions in
+  wire      the websocket protocol: message shapes (pydantic) and their JSON
+  qr        the ``klyuch://enroll`` payload and its PNG / SVG QR code
+  context   ``get_hub()``: the worker's ``SessionHub`` (``Services.sessions``)
+
+The domain (keys, MACs, sessions, routing between workers) lives in ``actors.sessions``.
+"""
+
+from __future__ import annotations
+
+from quart import Quart
+
+from edge.devices import rest, socket
+
+
+def register(app: Quart) -> None:
+    """Add the devices REST blueprint and the device websocket to ``app``."""
+    app.register_blueprint(rest.blueprint)
+    app.register_blueprint(socket.blueprint)
