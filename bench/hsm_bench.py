@@ -1,0 +1,496 @@
+"""GOST-256 signatures through the whole server-side HSM layer, beside the raw engine, plus chaos.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.hsm_bench                              # 3 s per phase, ~40 s in all
+    .venv/bin/python -m bench.hsm_bench --duration 5 --units 1,2 --batch 1,16 --json out.json
+
+Phases, in one process (the server side's: the pool's trio loop shares the machine with the units):
+
+1. **raw engine**: ``GostPrivateKey.sign_digest`` in a loop on one thread, then on two — the floor.
+2. **through the layer**: ``Balancer`` → ``UnitHandle``/``UnitConnection`` → unit process → slot, a
+   closed loop of ``concurrency`` caller tasks, each signing ``batch`` digest(s) per request (batch 1
+   uses ``sign_digest``: concurrent single signatures are coalesced into shared frames), with 1 and
+   2 soft units. Rates are signatures/s and ratios to both raw rates.
+3. **open loop**: requests of ``batch`` digest(s) arriving at fixed intervals at 25, 50 and 80 % of
+   the best closed-loop rate with the most units; latency counted from each request's *scheduled*
+   time (no coordinated omission; trio's timers wake with ~1 ms granularity, which is counted too).
+   Target: p99 < 5 ms at 80 %.
+4. **chaos**: the closed loop with the most units (≥ 2), one unit SIGKILLed in the middle; failed
+   requests must be 0; reports how long the unit took to rejoin.
+
+Targets on the 2-core reference machine: 2 units ≥ 60 % of the one-thread raw engine rate; p99 < 5 ms
+at 80 % of the max. The machine may be shared: the load average before each phase is reported, and
+so is the CPU each process used (``cpu_cores``; ``cpu_us_per_signature`` all processes together),
+which does not depend on what else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+import trio
+
+from actors.hsm.protocol import KeyAlgorithm
+from actors.hsmpool import Balancer, HsmKey, UnitState, open_hsm_pool
+from actors.runtime import ActorSystem
+from config.settings import HsmSettings
+from signing.gost import GostPrivateKey, ParamSet
+
+PARAMSET = ParamSet.TC26_256_A
+
+
+def _percentile_us(ordered: Sequence[float], fraction: float) -> float:
+    if not ordered:
+        return 0.0
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1e6, 1)
+
+
+def _latency(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_us": _percentile_us(ordered, 0.50),
+        "p99_us": _percentile_us(ordered, 0.99),
+        "max_us": round(ordered[-1] * 1e6, 1) if ordered else 0.0,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuMeter:
+    """CPU used by this process and the pool's unit processes over one phase."""
+
+    def __init__(self, pool: Balancer) -> None:
+        self._pids = {"server": os.getpid()} | {u.unit_id: u.pid for u in pool.units() if u.pid is not None}
+        self._start = {name: _cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._began = time.perf_counter()
+
+    def cores(self) -> dict[str, float]:
+        """Cores busy on average per process since the meter started."""
+        elapsed = time.perf_counter() - self._began
+        return {
+            name: round((_cpu_seconds(pid) - self._start[name]) / elapsed, 2)
+            for name, pid in self._pids.items()
+        }
+
+
+def _cpu_fields(cores: dict[str, float], signatures_per_s: float) -> dict[str, Any]:
+    total = sum(cores.values())
+    per_signature = round(total / signatures_per_s * 1e6, 1) if signatures_per_s else None
+    server = round(cores["server"] / signatures_per_s * 1e6, 1) if signatures_per_s else None
+    return {
+        "cpu_cores": cores,
+        "cpu_us_per_signature": per_signature,
+        "server_cpu_us_per_signature": server,
+    }
+
+
+# --- 1. the raw engine ---------------------------------------------------------------------------------
+
+
+def raw_engine(duration_s: float, threads: int) -> dict[str, Any]:
+    """``sign_digest`` in a tight loop on ``threads`` threads (the engine releases the GIL)."""
+    key = GostPrivateKey.generate(PARAMSET)
+    digest = os.urandom(32)
+    counts = [0] * threads
+    samples: list[list[float]] = [[] for _ in range(threads)]
+    deadline = time.perf_counter() + duration_s
+
+    def loop(index: int) -> None:
+        clock, sign, record = time.perf_counter, key.sign_digest, samples[index].append
+        while True:
+            start = clock()
+            sign(digest)
+            end = clock()
+            record(end - start)
+            counts[index] += 1
+            if end >= deadline:
+                return
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=loop, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    merged = [sample for per_thread in samples for sample in per_thread]
+    return {"threads": threads, "signatures_per_s": round(sum(counts) / elapsed, 1), **_latency(merged)}
+
+
+# --- 2. closed loop through the layer ------------------------------------------------------------------
+
+
+class _Closed:
+    """A closed loop: ``concurrency`` tasks, each sending its next request when the last one returned."""
+
+    def __init__(self, pool: Balancer, key: HsmKey, *, batch: int) -> None:
+        self.pool, self.key, self.batch = pool, key, batch
+        self.measuring = False
+        self.signed = 0
+        self.failed = 0
+        self.latencies: list[float] = []
+        self.digests = [os.urandom(32) for _ in range(batch)]
+
+    async def caller(self) -> None:
+        clock = time.perf_counter
+        while True:
+            start = clock()
+            try:
+                if self.batch == 1:
+                    await self.pool.sign_digest(self.key, self.digests[0])
+                else:
+                    await self.pool.sign_digests(self.key, self.digests)
+            except Exception:  # counted and reported: a benchmark must not stop on one failure
+                if self.measuring:
+                    self.failed += 1
+                await trio.sleep(0.001)
+                continue
+            if self.measuring:
+                self.latencies.append(clock() - start)
+                self.signed += self.batch
+
+
+async def _closed_loop(
+    pool: Balancer, key: HsmKey, *, concurrency: int, batch: int, duration_s: float, warmup_s: float
+) -> dict[str, Any]:
+    loop = _Closed(pool, key, batch=batch)
+    async with trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(loop.caller)
+        await trio.sleep(warmup_s)
+        loop.measuring = True
+        meter = _CpuMeter(pool)
+        started = time.perf_counter()
+        await trio.sleep(duration_s)
+        loop.measuring = False
+        elapsed = time.perf_counter() - started
+        cores = meter.cores()
+        nursery.cancel_scope.cancel()
+    rate = loop.signed / elapsed
+    return {
+        "concurrency": concurrency,
+        "batch": batch,
+        "signatures_per_s": round(rate, 1),
+        "requests_per_s": round(len(loop.latencies) / elapsed, 1),
+        "failed": loop.failed,
+        **_latency(loop.latencies),
+        **_cpu_fields(cores, rate),
+    }
+
+
+# --- 3. open loop ---------------------------------------------------------------------------------------
+
+
+async def _open_loop(
+    pool: Balancer, key: HsmKey, *, rate: float, batch: int, duration_s: float
+) -> dict[str, Any]:
+    """Requests scheduled every ``1/rate`` s for ``duration_s``; latency from the scheduled time."""
+    digests = [os.urandom(32) for _ in range(batch)]
+    latencies: list[float] = []
+    failed = 0
+
+    async def request(scheduled: float) -> None:
+        nonlocal failed
+        try:
+            if batch == 1:
+                await pool.sign_digest(key, digests[0])
+            else:
+                await pool.sign_digests(key, digests)
+        except Exception:  # counted and reported
+            failed += 1
+            return
+        latencies.append(trio.current_time() - scheduled)
+
+    interval = 1.0 / rate
+    total = int(duration_s * rate)
+    meter = _CpuMeter(pool)
+    start = trio.current_time() + 0.01
+    async with trio.open_nursery() as nursery:
+        for index in range(total):
+            scheduled = start + index * interval
+            if trio.current_time() < scheduled:
+                await trio.sleep_until(scheduled)
+            nursery.start_soon(request, scheduled)
+        sent_by = trio.current_time()
+    cores = meter.cores()
+    return {
+        "batch": batch,
+        "target_rate_rps": round(rate, 1),
+        "target_signatures_per_s": round(rate * batch, 1),
+        "requests": total,
+        "schedule_slip_ms": round((sent_by - (start + (total - 1) * interval)) * 1e3, 2),
+        "failed": failed,
+        **_latency(latencies),
+        **_cpu_fields(cores, rate * batch),
+    }
+
+
+# --- 4. chaos ---------------------------------------------------------------------------------------------
+
+
+async def _chaos(
+    pool: Balancer, key: HsmKey, *, concurrency: int, batch: int, duration_s: float
+) -> dict[str, Any]:
+    loop = _Closed(pool, key, batch=batch)
+    victim = pool.units()[0]
+    assert victim.pid is not None
+    rejoined_after: float | None = None
+    async with trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(loop.caller)
+        loop.measuring = True
+        started = time.perf_counter()
+        await trio.sleep(duration_s / 2)
+        os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.perf_counter()
+        while time.perf_counter() - started < duration_s or rejoined_after is None:
+            unit = pool.units()[0]
+            if (
+                rejoined_after is None
+                and unit.state is UnitState.HEALTHY
+                and unit.restarts == victim.restarts + 1
+            ):
+                rejoined_after = time.perf_counter() - killed_at
+            if time.perf_counter() - started > 4 * duration_s + 30:
+                break  # never wait forever for a unit that does not come back
+            await trio.sleep(0.005)
+        loop.measuring = False
+        elapsed = time.perf_counter() - started
+        nursery.cancel_scope.cancel()
+    return {
+        "units": len(pool.units()),
+        "concurrency": concurrency,
+        "batch": batch,
+        "killed_pid": victim.pid,
+        "failed_requests": loop.failed,
+        "signatures": loop.signed,
+        "signatures_per_s": round(loop.signed / elapsed, 1),
+        "rejoined_after_s": None if rejoined_after is None else round(rejoined_after, 3),
+        "retries": dict(pool.counters.retries),
+        **_latency(loop.latencies),
+    }
+
+
+def _quiet_logger() -> Any:
+    """Warnings and errors of the pool (a unit going down) only, without touching structlog's global setup."""
+    return structlog.wrap_logger(
+        structlog.PrintLogger(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    )
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+
+async def _through_layer(params: dict[str, Any]) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="klyuch-hsm-bench-"))
+    results: dict[str, Any] = {"layer": []}
+    try:
+        best: dict[str, Any] | None = None
+        for count in params["units"]:
+            hsm = HsmSettings(
+                soft_units=count,
+                slots_per_unit=params["slots"],
+                kek_kdf_iterations=1000,
+                kek_passphrase=None,
+            )
+            system = ActorSystem("hsm-bench", log=_quiet_logger())
+            async with open_hsm_pool(hsm, home=home, system=system, log_level="warning") as pool:
+                await pool.wait_ready(units=count, timeout=60)
+                key = (await pool.generate_key(KeyAlgorithm.GOST3410_2012_256, PARAMSET.name)).key
+                for batch in params["batch"]:
+                    row = {"units": count, "load_average": round(os.getloadavg()[0], 2)}
+                    row |= await _closed_loop(
+                        pool,
+                        key,
+                        concurrency=params["concurrency"],
+                        batch=batch,
+                        duration_s=params["duration_s"],
+                        warmup_s=params["warmup_s"],
+                    )
+                    results["layer"].append(row)
+                    _print("layer", row)
+                    if count == max(params["units"]) and batch == params["open_loop_batch"]:
+                        best = row
+                if count == max(params["units"]) and best is not None and params["open_loop"]:
+                    curve = []
+                    for fraction in params["load_fractions"]:
+                        point: dict[str, Any] = {
+                            "units": count,
+                            "load_fraction": fraction,
+                            "max_requests_per_s": best["requests_per_s"],
+                            "load_average": round(os.getloadavg()[0], 2),
+                        }
+                        point |= await _open_loop(
+                            pool,
+                            key,
+                            rate=fraction * best["requests_per_s"],
+                            batch=params["open_loop_batch"],
+                            duration_s=params["duration_s"],
+                        )
+                        curve.append(point)
+                        _print("open loop", point)
+                    results["open_loop"] = curve
+                if count == max(params["units"]) and count >= 2 and params["chaos"]:
+                    await pool.wait_ready(units=count, timeout=30)
+                    results["chaos"] = await _chaos(
+                        pool,
+                        key,
+                        concurrency=params["concurrency"],
+                        batch=params["open_loop_batch"],
+                        duration_s=params["duration_s"],
+                    )
+                    _print("chaos", results["chaos"])
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return results
+
+
+def run_hsm_bench(
+    *,
+    duration_s: float = 3.0,
+    units: Sequence[int] = (1, 2),
+    concurrency: int = 32,
+    batch: Sequence[int] = (1, 16),
+    open_loop_batch: int = 1,
+    load_fractions: Sequence[float] = (0.25, 0.5, 0.8),
+    warmup_s: float = 0.5,
+    slots: int | None = None,
+    open_loop: bool = True,
+    chaos: bool = True,
+) -> dict[str, Any]:
+    """Run every phase and return the numbers (see the module docstring); blocking (runs its own trio).
+
+    ``units``: unit counts to measure; ``batch``: digests per request in the closed loops;
+    ``open_loop_batch``: the request shape of the open loop and the chaos run (also measured closed);
+    ``load_fractions``: open-loop rates as shares of the best closed-loop rate (the target is at 0.8);
+    ``slots``: slot workers per unit (None: the unit's default).
+    """
+    if open_loop_batch not in batch:
+        batch = (*batch, open_loop_batch)
+    params: dict[str, Any] = {
+        "duration_s": duration_s,
+        "units": sorted(units),
+        "concurrency": concurrency,
+        "batch": list(batch),
+        "open_loop_batch": open_loop_batch,
+        "load_fractions": list(load_fractions),
+        "warmup_s": warmup_s,
+        "slots": slots,
+        "open_loop": open_loop,
+        "chaos": chaos,
+    }
+    report: dict[str, Any] = {
+        "params": params,
+        "machine": {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2)},
+        "raw": {},
+    }
+    for threads in (1, 2):
+        row = raw_engine(duration_s, threads)
+        report["raw"][f"{threads}_thread{'s' if threads > 1 else ''}"] = row
+        _print("raw", row)
+    report |= trio.run(_through_layer, params)
+    raw1 = report["raw"]["1_thread"]["signatures_per_s"]
+    raw2 = report["raw"]["2_threads"]["signatures_per_s"]
+    for row in report["layer"]:
+        row["vs_raw_1_thread"] = round(row["signatures_per_s"] / raw1, 3)
+        row["vs_raw_2_threads"] = round(row["signatures_per_s"] / raw2, 3)
+    report["targets"] = _targets(report)
+    report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    return report
+
+
+def _targets(report: dict[str, Any]) -> dict[str, Any]:
+    two = [row for row in report["layer"] if row["units"] >= 2]
+    best_two = max((row["vs_raw_1_thread"] for row in two), default=None)
+    targets: dict[str, Any] = {
+        "best_2_units_vs_raw_1_thread": best_two,
+        "two_units_at_least_60_percent_of_raw": None if best_two is None else best_two >= 0.6,
+    }
+    at_80 = [row for row in report.get("open_loop", []) if abs(row["load_fraction"] - 0.8) < 1e-9]
+    if at_80:
+        targets["open_loop_p99_us_at_80_percent"] = at_80[0]["p99_us"]
+        targets["open_loop_p99_under_5_ms_at_80_percent"] = at_80[0]["p99_us"] < 5000
+    if "chaos" in report:
+        targets["chaos_failed_requests"] = report["chaos"]["failed_requests"]
+        targets["chaos_no_failed_request"] = report["chaos"]["failed_requests"] == 0
+    return targets
+
+
+def _print(phase: str, row: dict[str, Any]) -> None:
+    shown = {key: value for key, value in row.items() if key not in ("retries",)}
+    print(f"{phase:10} " + "  ".join(f"{key}={value}" for key, value in shown.items()), flush=True)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.hsm_bench``: run, print each phase, a summary, and optionally write JSON."""
+    parser = argparse.ArgumentParser(prog="python -m bench.hsm_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per phase")
+    parser.add_argument("--units", type=_ints, default=[1, 2], help="unit counts, e.g. 1,2")
+    parser.add_argument("--concurrency", type=int, default=32, help="caller tasks in the closed loops")
+    parser.add_argument("--batch", type=_ints, default=[1, 16], help="digests per request, e.g. 1,16")
+    parser.add_argument(
+        "--open-loop-batch", type=int, default=1, help="digests per request (open loop, chaos)"
+    )
+    parser.add_argument(
+        "--load", type=_floats, default=[0.25, 0.5, 0.8], help="open-loop rates as shares of the max"
+    )
+    parser.add_argument("--slots", type=int, default=None, help="slot workers per unit")
+    parser.add_argument("--no-open-loop", action="store_true")
+    parser.add_argument("--no-chaos", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report here")
+    args = parser.parse_args(argv)
+    started = time.time()
+    report = run_hsm_bench(
+        duration_s=args.duration,
+        units=args.units,
+        concurrency=args.concurrency,
+        batch=args.batch,
+        open_loop_batch=args.open_loop_batch,
+        load_fractions=args.load,
+        slots=args.slots,
+        open_loop=not args.no_open_loop,
+        chaos=not args.no_chaos,
+    )
+    print("targets   " + json.dumps(report["targets"]))
+    print(f"done in {time.time() - started:.0f} s; load average {os.getloadavg()[0]:.2f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""``bench.hsm_bench`` runs end to end in a short configuration and reports every phase."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.hsm_bench import main, run_hsm_bench
+
+
+def test_a_short_bench_reports_every_phase_and_no_chaos_failure() -> None:
+    report = run_hsm_bench(duration_s=0.4, units=(2,), concurrency=8, batch=(4,), load_fractions=(0.5,))
+    assert set(report) >= {"params", "machine", "raw", "layer", "open_loop", "chaos", "targets"}
+    assert report["raw"]["1_thread"]["signatures_per_s"] > 0
+    assert report["raw"]["2_threads"]["threads"] == 2
+    layer = {(row["units"], row["batch"]): row for row in report["layer"]}
+    assert set(layer) == {(2, 4), (2, 1)}  # the open-loop shape (1) is measured closed too
+    for row in layer.values():
+        assert row["signatures_per_s"] > 0
+        assert row["failed"] == 0
+        assert row["vs_raw_1_thread"] > 0
+        assert set(row["cpu_cores"]) == {"server", "soft-1", "soft-2"}
+    [point] = report["open_loop"]
+    assert point["load_fraction"] == 0.5
+    assert point["failed"] == 0
+    assert point["p99_us"] > 0
+    chaos = report["chaos"]
+    assert chaos["failed_requests"] == 0
+    assert chaos["rejoined_after_s"] is not None
+    assert report["targets"]["chaos_no_failed_request"] is True
+
+
+def test_the_command_line_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    code = main(
+        [
+            "--duration",
+            "0.2",
+            "--units",
+            "1",
+            "--batch",
+            "1",
+            "--no-open-loop",
+            "--no-chaos",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert '"layer"' in out.read_text()
