@@ -213,6 +213,47 @@ class LimitsSettings(Section):
     """Lifetime of an operation awaiting confirmation."""
 
 
+class CallbackSettings(Section):
+    """HTTP callbacks of asynchronous operations (``actors.callbacks``): delivery, retries, URL policy."""
+
+    request_timeout_s: PositiveSeconds = 10.0
+    """Timeout of one delivery attempt (name resolution, connection, request and response headers)."""
+    backoff_base_s: PositiveSeconds = 2.0
+    """Delay before the second attempt; each further retry doubles it (with jitter), up to the cap."""
+    backoff_cap_s: PositiveSeconds = 3600.0
+    """Longest delay between two attempts."""
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 15
+    """Attempts before a delivery is given up (``dead``)."""
+    max_concurrent: Annotated[int, Field(ge=1, le=1000)] = 16
+    """Deliveries in flight at once per worker process."""
+    max_payload_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    """Largest request body sent; a bigger one is given up at once (``payload_too_large``)."""
+    max_url_length: Annotated[int, Field(ge=16, le=8192)] = 2048
+    """Longest callback URL accepted (characters)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names (exact, or ``.example.com`` for a domain and its subdomains) callbacks may target;
+    empty allows any host that passes the address policy."""
+    allow_private_targets: bool = False
+    """Allow loopback, private, link-local and other non-public addresses (tests, closed networks);
+    off, a URL or a resolved address in those ranges is refused (SSRF)."""
+    lease_s: PositiveSeconds = 60.0
+    """How long a claimed delivery stays reserved to its worker; a row still ``delivering`` after it
+    (the worker died) is claimed again. Must exceed ``request_timeout_s``."""
+    poll_interval_s: PositiveSeconds = 5.0
+    """Longest sleep of an idle dispatcher (NOTIFY wakes it sooner; this catches lost notifications)."""
+    retention_s: PositiveSeconds = 7 * 86_400.0
+    """How long delivered and dead rows are kept before they are purged."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CallbackSettings:
+        if self.backoff_base_s > self.backoff_cap_s:
+            raise ValueError("backoff_base_s must not exceed backoff_cap_s")
+        if self.lease_s <= self.request_timeout_s:
+            raise ValueError("lease_s must exceed request_timeout_s")
+        return self
+
+
+
 class LoggingSettings(Section):
     """Structured logging."""
 
@@ -240,6 +281,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     limits: LimitsSettings = LimitsSettings()
     logging: LoggingSettings = LoggingSettings()
+    callbacks: CallbackSettings = CallbackSettings()
+    """HTTP callbacks of asynchronous operations."""
 
     @property
     def pg_data_dir(self) -> Path:
