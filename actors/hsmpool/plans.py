@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from actors.hsm.auth import AUTH_KEY_SIZE
+from actors.hsm.errors import UnitConfigError
 from actors.hsm.handover import UnitSecrets
 from actors.hsm.launcher import UnitSpec
 from config.settings import HsmSettings
@@ -69,12 +70,21 @@ def kek_file_path(hsm: HsmSettings, home: Path) -> Path:
 
 
 def kek_passphrase(hsm: HsmSettings, home: Path) -> str:
-    """The configured passphrase, or the generated one kept under ``home`` (created on first use)."""
+    """The configured passphrase, or the generated one kept under ``home`` (created on first use).
+
+    :class:`UnitConfigError` when the KEK file exists but the generated passphrase file does not.
+    """
     if hsm.kek_passphrase is not None:
         return hsm.kek_passphrase.get_secret_value()
     path = hsm_folder(hsm, home) / PASSPHRASE_FILE
     with contextlib.suppress(FileNotFoundError):
         return _read_passphrase(path)
+    if kek_file_path(hsm, home).exists():
+        # A new passphrase could never open the existing KEK: refuse instead of locking it away.
+        raise UnitConfigError(
+            f"the KEK file {kek_file_path(hsm, home)} exists but its passphrase file {path} is missing; "
+            "restore it or set hsm.kek_passphrase"
+        )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):  # another worker won the race: use its passphrase
         return _create_passphrase(path)

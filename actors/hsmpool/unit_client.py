@@ -110,6 +110,8 @@ class UnitClient(Actor):
                 continue
             except HsmError as exc:
                 reason = f"could not start: {exc.code}: {exc}"
+            except OSError as exc:  # the interpreter could not even be spawned
+                reason = f"could not spawn: {exc!r}"
             now = trio.current_time()
             if now - began >= hsm.restart_period_s:
                 in_a_row = 0  # it ran long enough to count as healthy: restart at once again

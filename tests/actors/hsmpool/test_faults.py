@@ -94,9 +94,10 @@ async def test_sigkill_of_every_unit_fails_fast_then_recovers(pool: OpenPool, fa
             nursery.cancel_scope.cancel()
         await wait_until(lambda: _back(hsm, 0, 1) and _back(hsm, 1, 1), what="both units back")
     assert all(type(error) is HsmUnavailableError for error, _ in load.failures), load.failures[:3]
-    assert {error.code for error, _ in load.failures} == {"hsm_unavailable"}
+    assert {getattr(error, "code", None) for error, _ in load.failures} == {"hsm_unavailable"}
     slowest = max(seconds for _, seconds in load.failures)
-    assert slowest < 0.25, f"a request took {slowest:.3f} s to fail: not fast"
+    # Below the 0.5 s call timeout: nothing waited for a timeout, the pool knew no unit was up.
+    assert slowest < 0.4, f"a request took {slowest:.3f} s to fail: not fast"
     assert hsm.counters.failures["hsm_unavailable"] == load.failed
 
 

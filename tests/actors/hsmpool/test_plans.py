@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from actors.hsm.errors import UnitConfigError
 from actors.hsm.protocol import KeyAlgorithm
 from actors.hsmpool import SOFT_DOMAIN, pkcs11_domain, plan_units
 from actors.hsmpool.plans import kek_file_path, kek_passphrase, reap_socket_folders
@@ -27,6 +28,15 @@ def test_generated_passphrase_is_private_and_stable(home: Path) -> None:
     assert len(first) >= 32
     assert kek_passphrase(hsm, home) == first
     assert [p.name for p in path.parent.iterdir()] == ["kek-passphrase"]  # no temporary file left
+
+
+def test_a_kek_without_its_generated_passphrase_is_refused(home: Path) -> None:
+    hsm = HsmSettings()
+    (home / "hsm").mkdir()
+    (home / "hsm" / "kek.sealed.json").write_text("{}")
+    with pytest.raises(UnitConfigError, match="passphrase file"):
+        kek_passphrase(hsm, home)
+    assert not (home / "hsm" / "kek-passphrase").exists()
 
 
 def test_configured_passphrase_writes_no_file(home: Path) -> None:
