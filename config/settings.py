@@ -161,9 +161,9 @@ class SecuritySettings(Section):
     """``aud`` claim of access tokens (checked on every request)."""
     token_leeway_s: Annotated[int, Field(ge=0, le=300)] = 5
     """Clock skew tolerated when checking ``exp`` and ``iat``."""
-    token_state_cache_s: Annotated[float, Field(ge=0, le=60)] = 0.0
-    """Seconds a worker may reuse a token's revocation/account check (0: query the database on every
-    request; above 0 a revocation made by another worker takes effect within this delay)."""
+    token_state_cache_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """Seconds a worker may reuse a token's revocation/account check; changes clear every worker's
+    cache at once through NOTIFY, and the cache is bypassed while that is not listening. 0: no cache."""
     password_min_length: Annotated[int, Field(ge=1, le=1024)] = 12
     """Shortest password accepted (characters)."""
     password_max_length: Annotated[int, Field(ge=8, le=4096)] = 1024

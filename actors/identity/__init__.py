@@ -13,7 +13,7 @@ Modules:
   accounts      create/read/list/change accounts with the rules of who may do what
   clients       OAuth2 clients: creation (secrets shown once), authentication, callback secrets
   throttle      failed-login counters per username, address and client (in memory, per process)
-  state_cache   optional short cache of per-token database checks
+  state_cache   per-process cache of per-token database checks, cleared everywhere through NOTIFY
   audit         ``audit(event, **fields)``: the one exit of security events
 
 Storage lives in ``storage.repos.identity``; HTTP in ``edge.auth`` and ``edge.users``.

@@ -180,8 +180,7 @@ async def update_account(
         return updated
 
     updated = await identity.db.run(apply)
-    if kill_sessions:
-        identity.state_cache.clear()
+    identity.state_cache.clear()  # roles and disabled flags are part of the cached token state
     audit(
         "audit_user_updated",
         user_id=str(user_id),

@@ -2,8 +2,9 @@
 
 Two steps: the signature and claims (no I/O), then one database read of the token's session,
 account and revocation state (``storage.repos.identity.token_state``), unless a fresh copy is in
-the per-process cache. The role of the principal comes from the database, so a demotion or a
-disabled account takes effect at the next request, not when the token expires.
+the per-process cache (``state_cache``, kept coherent across processes through NOTIFY). The role
+of the principal comes from the database, so a demotion or a disabled account takes effect at the
+next request, not when the token expires.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from storage.repos import identity as repo
 async def authenticate_bearer(identity: Identity, token: str) -> Principal:
     """Verify ``token`` and return who it stands for."""
     claims = identity.codec.decode(token)
-    state = identity.state_cache.get(claims.token_id)
+    cache = identity.state_cache
+    key = (claims.session_id, claims.token_id)
+    state = cache.get(key)
     if state is None:
-        state = await identity.db.run_readonly(repo.token_state, claims.session_id, claims.token_id)
+        generation = cache.generation
+        state = await identity.db.run_readonly(repo.token_state, *key)
         if state is not None:
-            identity.state_cache.put(claims.token_id, state)
+            cache.put(key, state, generation=generation)
     if state is None or state.session_revoked or state.token_revoked:
         raise TokenRevokedError("the access token was revoked")
     if state.user_disabled or state.client_disabled:

@@ -37,7 +37,7 @@ class Identity:
     throttle: LoginThrottle
     """Failed-login counters (per process)."""
     state_cache: TokenStateCache
-    """Short-lived cache of per-token database checks (off unless ``token_state_cache_s`` > 0)."""
+    """Cache of per-token database checks (used only while ``keep_cache_coherent`` listens)."""
     clock: Callable[[], float] = time.time
     """Wall clock (seconds since the epoch); tests may move it."""
     last_purge: float = field(default=0.0)

@@ -1,10 +1,16 @@
-"""The per-process ``Identity`` of the running app, and the caller's address."""
+"""The per-process ``Identity`` of the running app, and the caller's address.
+
+The ``Identity`` is made at the first request that needs it (the services start with the app) and
+starts, in the app's nursery, the task that keeps its token-state cache coherent.
+"""
 
 from __future__ import annotations
 
+import trio
 from quart import current_app, request
 
 from actors.identity import Identity
+from actors.identity.state_cache import keep_cache_coherent
 from edge.errors import NotReadyError
 from edge.services import Services
 
@@ -22,6 +28,9 @@ def get_identity() -> Identity:
         # Reads (or creates once) the small server-secret file: a one-off blocking call per process.
         identity = Identity.create(services.settings, services.db)
         current_app.extensions[IDENTITY_KEY] = identity
+        nursery: trio.Nursery | None = getattr(current_app, "nursery", None)  # QuartTrio while serving
+        if nursery is not None:
+            nursery.start_soon(keep_cache_coherent, identity.state_cache, identity.db)
     return identity
 
 

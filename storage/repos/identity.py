@@ -4,6 +4,9 @@ Tables come from ``migrations/0002_identity.sql``. Every function is a unit of w
 for ``Database.run``: ``fn(conn, ...)``. Roles travel as plain strings here (``'user'``,
 ``'operator'``, ``'admin'``); the identity domain (``actors.identity``) owns their meaning.
 
+Every change of token state (a revocation, a user's role or disabled flag) also sends a NOTIFY on
+``CHANGES_CHANNEL`` in the same transaction, so per-process caches of ``token_state`` can be cleared.
+
 Refresh-token rotation is one unit (``rotate_refresh_token``) so that the check, the reuse
 response and the successor are decided under one row lock: two clients racing with the same token
 cannot both win, and the loser is treated as a reuse.
@@ -31,6 +34,15 @@ CLIENT_COLUMNS = (
 
 USER_UPDATABLE = frozenset({"display_name", "email", "phone", "role", "password_hash", "disabled"})
 """Columns ``update_user`` may set."""
+
+CHANGES_CHANNEL = "klyuch_identity_changed"
+"""NOTIFY channel announcing that token state (revocations, roles, disabled flags) changed; processes
+caching ``token_state`` drop their cache on it. Sent inside the changing transaction: delivered on commit."""
+
+
+async def notify_changed(conn: Connection) -> None:
+    """Announce on ``CHANGES_CHANNEL`` that token state changed (delivered when the unit commits)."""
+    await conn.execute("SELECT pg_notify($1, '')", CHANGES_CHANNEL)
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -138,6 +150,7 @@ async def update_user(conn: Connection, user_id: UUID, changes: Mapping[str, obj
     )
     if row is None:
         raise NotFoundError(f"user {user_id} not found")
+    await notify_changed(conn)
     return _user(row)
 
 
@@ -402,6 +415,7 @@ async def revoke_session(conn: Connection, session_id: UUID, *, reason: str, now
         session_id,
         now,
     )
+    await notify_changed(conn)
     return status.endswith(" 1")
 
 
@@ -424,6 +438,7 @@ async def revoke_user_sessions(
             [r["id"] for r in ids],
             now,
         )
+        await notify_changed(conn)
     return len(ids)
 
 
@@ -434,6 +449,7 @@ async def revoke_access_token(conn: Connection, jti: UUID, *, expires_at: dateti
         jti,
         expires_at,
     )
+    await notify_changed(conn)
 
 
 # --- per-request check ---------------------------------------------------------------------------

@@ -7,12 +7,13 @@ tests about hashing cost set their own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from actors.identity import Identity, accounts, clients
 from actors.identity.accounts import NewAccount
@@ -74,6 +75,13 @@ class Api:
     def secret(self) -> bytes:
         """The server secret the app signs with."""
         return load_server_secret(self.settings)
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], *, timeout_s: float = 5.0) -> None:
+    """Wait until ``probe()`` is true (changes made by another process reach a cache through NOTIFY)."""
+    with trio.fail_after(timeout_s):
+        while not await probe():  # noqa: ASYNC110 - polling another process's effect over HTTP
+            await trio.sleep(0.02)
 
 
 def auth(token: str) -> dict[str, str]:

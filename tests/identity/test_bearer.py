@@ -6,7 +6,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -16,7 +16,7 @@ from actors.identity import Identity, accounts
 from actors.identity.accounts import AccountChanges
 from actors.identity.principal import Role
 from config.settings import Settings
-from tests.identity.conftest import PASSWORD, Accounts, Api, auth, security_settings
+from tests.identity.conftest import PASSWORD, Accounts, Api, auth, eventually, security_settings
 
 ME = "/api/v1/users/me"
 
@@ -107,11 +107,12 @@ async def test_expired_token_is_refused(api: Api, people: Accounts) -> None:
 async def test_short_ttl_token_expires(
     start_api: Callable[[Settings], Any], settings: Settings, people: Accounts
 ) -> None:
-    api: Api = await start_api(security_settings(settings, access_token_ttl_s=1, token_leeway_s=0))
-    headers = await api.bearer("alice")
-    assert (await api.client.get(ME, headers=headers)).status_code == 200
-    time.sleep(2.05)  # noqa: ASYNC251 - second-granular exp; the in-process server may block too
-    _assert_invalid_token(await api.client.get(ME, headers=headers), "token_expired")
+    api: Api = await start_api(security_settings(settings, access_token_ttl_s=2, token_leeway_s=0))
+    token = (await api.login("alice"))["access_token"]
+    assert (await api.client.get(ME, headers=auth(token))).status_code == 200
+    expires = _claims(api, token)["exp"]
+    time.sleep(max(0.0, expires - time.time() + 0.05))  # noqa: ASYNC251 - the in-process server may block too
+    _assert_invalid_token(await api.client.get(ME, headers=auth(token)), "token_expired")
 
 
 async def test_revoking_an_access_token(api: Api, people: Accounts) -> None:
@@ -183,10 +184,38 @@ async def test_disabling_and_demoting_take_effect_at_the_next_request(
     operator = await api.bearer("olga")
     alice = await api.bearer("alice")
     assert (await api.client.get("/api/v1/users", headers=operator)).status_code == 200
+    assert (await api.client.get(ME, headers=alice)).status_code == 200
+    # Changed by another process (the test's own pool): the app hears of it through NOTIFY.
     await accounts.update_account(identity, None, people.operator, AccountChanges(role=Role.USER))
-    assert (await api.client.get("/api/v1/users", headers=operator)).status_code == 403
+    await eventually(lambda: _status_is(api.client.get("/api/v1/users", headers=operator), 403))
     await accounts.update_account(identity, None, people.alice, AccountChanges(disabled=True))
+    await eventually(lambda: _status_is(api.client.get(ME, headers=alice), 401))
     _assert_invalid_token(await api.client.get(ME, headers=alice), "token_revoked")
+
+
+async def _status_is(request: Awaitable[Any], status: int) -> bool:
+    response = await request
+    return bool(response.status_code == status)
+
+
+async def test_revocation_reaches_every_worker(
+    start_api: Callable[[Settings], Any], settings: Settings, people: Accounts
+) -> None:
+    # Two apps with their own pools and caches on one database stand for two worker processes.
+    first: Api = await start_api(settings)
+    second: Api = await start_api(settings)
+    login = await first.login("alice")
+    headers = auth(login["access_token"])
+    for _ in range(3):  # cached on the second worker now
+        assert (await second.client.get(ME, headers=headers)).status_code == 200
+    assert (
+        await first.client.post("/api/v1/auth/revoke", data={"token": login["access_token"]})
+    ).status_code == 200
+    await eventually(lambda: _status_is(second.client.get(ME, headers=headers), 401), timeout_s=2.0)
+    other = auth((await second.login("alice"))["access_token"])
+    assert (await second.client.get(ME, headers=other)).status_code == 200
+    assert (await first.client.post("/api/v1/auth/logout", headers=other)).status_code == 204
+    await eventually(lambda: _status_is(second.client.get(ME, headers=other), 401), timeout_s=2.0)
 
 
 async def test_password_change_ends_other_sessions(api: Api, people: Accounts) -> None:
