@@ -72,9 +72,12 @@ async def password_grant(
         matches = await identity.hasher.verify(user.password_hash, password)
     if user is None or not matches:
         identity.throttle.record_failure(keys)
+        # An unknown "username" is often a password typed into the wrong field: never log it.
         audit(
             "audit_login_failed",
-            username=username,
+            user_id=str(user.id) if user else None,
+            username=user.username if user else None,
+            unknown_user=user is None,
             address=address,
             client_id=client_id,
             reason="bad_credentials",

@@ -89,8 +89,9 @@ async def keep_cache_coherent(cache: TokenStateCache, db: Database) -> None:
                 cache.coherent = True
                 async for _ in changes:
                     cache.clear()
-        except StorageError as exc:
-            log.warning("identity_cache_listen_failed", error=str(exc))
+        except Exception as exc:  # any failure only means "bypass the cache for now"
+            code = exc.code if isinstance(exc, StorageError) else type(exc).__name__
+            log.warning("identity_cache_listen_failed", error=code)
         finally:
             cache.coherent = False
             cache.clear()

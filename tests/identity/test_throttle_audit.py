@@ -88,7 +88,7 @@ async def test_logins_and_revocations_are_audited_without_secrets(
     with structlog.testing.capture_logs() as events:
         login = await api.login("alice")
         await api.token(grant_type="password", username="alice", password="wrong password")
-        await api.token(grant_type="password", username="nobody", password="wrong password")
+        await api.token(grant_type="password", username="typed-my-password", password="wrong password")
         await api.token(
             grant_type="client_credentials", client_id=issued.client.client_id, client_secret="nope"
         )
