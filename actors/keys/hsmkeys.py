@@ -20,9 +20,10 @@ from actors.hsm.protocol import KeyAlgorithm, KeyInfo, KeyRef
 from actors.hsmpool import Balancer, HsmKey
 from actors.keys.errors import InvalidKeyRequestError, KeyStoreUnavailableError
 from signing.algorithms import SignatureAlgorithm, SignatureEncoding, signature_algorithm
-from signing.errors import UnsupportedAlgorithmError
+from signing.errors import SigningError, UnsupportedAlgorithmError
 from signing.gost.params import ParamSet
-from signing.keys import PublicKey, encode_gost_spki, load_public_key
+from signing.international import InternationalPublicKey
+from signing.keys import GostVerifyingKey, PublicKey, encode_gost_spki, load_public_key
 
 DEFAULT_PARAMSETS = {
     KeyAlgorithm.GOST3410_2012_256: ParamSet.CRYPTOPRO_A,
@@ -180,3 +181,43 @@ class PublicHalf:
     def sign_digest(self, digest: bytes) -> bytes:
         """Refused: sign through the Balancer (``sign_prepared``)."""
         raise NotImplementedError("HSM keys sign asynchronously through actors.keys.hsmkeys.sign_prepared")
+
+
+def same_public_key(first: bytes, second: bytes) -> bool:
+    """True when two SubjectPublicKeyInfo encodings hold the same key.
+
+    Byte equality is not required: a CA may re-encode a GOST key's parameters (with or without
+    the digest OID, a parameter-set alias of the same curve) or an EC point.
+    """
+    if first == second:
+        return True
+    try:
+        one, other = load_public_key(first), load_public_key(second)
+    except SigningError:
+        return False
+    if isinstance(one, GostVerifyingKey) and isinstance(other, GostVerifyingKey):
+        return one.paramset.curve == other.paramset.curve and (
+            one.native.point_bytes() == other.native.point_bytes()
+        )
+    if isinstance(one, InternationalPublicKey) and isinstance(other, InternationalPublicKey):
+        return _canonical(one) == _canonical(other)
+    return False
+
+
+def describe_public_key(spki: bytes) -> str:
+    """A short description for error details: ``gost3410_2012_256/CRYPTOPRO_A``, ``ec/256``..."""
+    try:
+        key = load_public_key(spki)
+    except SigningError:
+        return "an unsupported key"
+    if isinstance(key, GostVerifyingKey):
+        return f"{key.key_algorithm.value}/{key.paramset.name}"
+    if isinstance(key, InternationalPublicKey):
+        return f"{key.key_algorithm.value}/{key.key_bits}"
+    return key.key_algorithm.value
+
+
+def _canonical(key: InternationalPublicKey) -> bytes:
+    return key.pyca_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

@@ -34,7 +34,7 @@ from actors.keys.errors import (
     KeysError,
     NoDefaultCertificateError,
 )
-from actors.keys.hsmkeys import hsm_key, signature_algorithm_of, x509_signature
+from actors.keys.hsmkeys import hsm_key, same_public_key, signature_algorithm_of, x509_signature
 from signing.algorithms import SignatureAlgorithm
 from signing.x509 import Certificate
 from storage import Database
@@ -109,7 +109,7 @@ def material_of(rows: repo.SigningRows, *, at: dt.datetime) -> SigningMaterial:
             f"certificate {cert_row.id} expired at {cert_row.not_after:%Y-%m-%dT%H:%M:%SZ}"
         )
     certificate = Certificate.load(cert_row.der)
-    if certificate.spki != key_row.public_key_spki:
+    if not same_public_key(certificate.spki, key_row.public_key_spki):
         raise KeysError(f"certificate {cert_row.id} does not certify its stored key {key_row.id}")
     return SigningMaterial(
         certificate=certificate,

@@ -48,7 +48,7 @@ _DEFAULT_LOCK_SALT = 0x6B657973  # "keys": separates these advisory locks from a
 async def _lock_user_defaults(conn: Connection, user_id: UUID) -> None:
     """Serialise changes of ``user_id``'s default flags until the unit ends."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, $2))", user_id, _DEFAULT_LOCK_SALT
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, $2))", user_id, _DEFAULT_LOCK_SALT
     )
 
 

@@ -1,0 +1,49 @@
+"""Keys and certificates at the edge: REST blueprints and their error answers.
+
+Modules:
+  rest      ``/api/v1/keys`` and ``/api/v1/certificates``: create, list, CSR, issue, upload, defaults,
+            revocation
+  ca        ``GET /api/v1/ca/certificate`` (public): the built-in CA's certificate, PEM or DER
+  models    the JSON shapes (pydantic → OpenAPI)
+  problems  ``actors.keys`` errors → problem+json
+  context   ``get_key_service()``: the worker's ``KeyService`` (made from ``Services``)
+
+The domain lives in ``actors.keys``; storage in ``storage.repos.keys``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quart import Quart
+
+    from actors.keys.settings import CaSettings
+
+
+def register(app: Quart, *, ca: CaSettings | None = None) -> None:
+    """Add the keys, certificates and CA blueprints and their error answers to ``app``.
+
+    ``ca`` overrides ``settings.ca`` (tests; deployments configure the settings section). Call
+    after ``create_app`` made the services: configured trust-anchor files are imported into the
+    database once the services are up.
+    """
+    from edge.keys import ca as ca_blueprint
+    from edge.keys import rest
+    from edge.keys.context import CA_SETTINGS_KEY
+    from edge.keys.problems import register_keys_problem_handler
+
+    if ca is not None:
+        app.extensions[CA_SETTINGS_KEY] = ca
+    register_keys_problem_handler(app)
+    app.register_blueprint(rest.blueprint)
+    app.register_blueprint(ca_blueprint.blueprint)
+
+    @app.before_serving
+    async def _import_trust_anchors() -> None:
+        from actors.keys.anchors import import_trust_anchor_files
+        from edge.keys.context import SERVICES_KEY, configured_ca
+
+        services = app.config.get(SERVICES_KEY)
+        if services is not None:
+            await import_trust_anchor_files(services.db, configured_ca(services).trust_anchor_files)

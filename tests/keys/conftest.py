@@ -1,0 +1,186 @@
+"""Keys fixtures: a real server on loopback (hypercorn, this test's PostgreSQL database, a pool of
+real soft-HSM unit processes) with identity, users and the keys blueprints; accounts; the openssl oracle.
+
+Fixtures:
+
+``keys_api`` (function, async)
+    ``await keys_api(ca=CaSettings(...)) -> KeysApi``: serve the app, wait until its HSM units are
+    healthy. Without ``ca`` the defaults (auto-issue on) are used.
+``people`` (function, async)
+    Accounts alice, bob (users) and olga (operator), password ``PASSWORD``.
+``ossl`` (function)
+    The ``openssl`` CLI (gost engine) working in this test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from actors.identity import Identity, accounts
+from actors.identity.accounts import NewAccount
+from actors.identity.principal import Role
+from actors.keys.settings import CaSettings
+from config.settings import HsmSettings, SecuritySettings, Settings
+from edge import keys, users
+from edge.app import SERVICES_KEY, create_app
+from edge.auth import install_auth
+from edge.services import Services
+from storage import Database
+from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visible to these tests
+
+PASSWORD = "correct horse battery"
+"""Password of every account the fixtures make."""
+
+FAST_SECURITY = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+FAST_HSM = {
+    "soft_units": 2,
+    "kek_kdf_iterations": 1000,
+    "call_timeout_s": 5.0,
+    "health_interval_s": 0.5,
+    "start_timeout_s": 20.0,
+    "stop_grace_s": 2.0,
+}
+
+StartKeysApi = Callable[..., Awaitable["KeysApi"]]
+
+
+@pytest.fixture
+def settings(pg_settings: Settings) -> Settings:
+    """This test's database and home, cheap password hashing, two soft-HSM units."""
+    return pg_settings.model_copy(
+        update={"security": SecuritySettings(**FAST_SECURITY), "hsm": HsmSettings(**FAST_HSM)}
+    )
+
+
+@pytest.fixture
+async def identity(settings: Settings, db: Database) -> Identity:
+    """An ``Identity`` on the test database (same home, so the same server secret as the app)."""
+    return Identity.create(settings, db)
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Ids of the accounts every keys test starts with."""
+
+    alice: Any
+    bob: Any
+    olga: Any
+
+
+@pytest.fixture
+async def people(identity: Identity) -> Accounts:
+    """alice and bob (users, alice with a display name and e-mail), olga (operator)."""
+    alice = await accounts.create_account(
+        identity,
+        None,
+        NewAccount("alice", Role.USER, PASSWORD, display_name="Алиса Петрова", email="alice@example.ru"),
+    )
+    bob = await accounts.create_account(identity, None, NewAccount("bob", Role.USER, PASSWORD))
+    olga = await accounts.create_account(identity, None, NewAccount("olga", Role.OPERATOR, PASSWORD))
+    return Accounts(alice.id, bob.id, olga.id)
+
+
+@dataclass
+class KeysApi:
+    """An HTTP client on the served app, logged-in headers per user, and the app's services."""
+
+    client: httpx.AsyncClient
+    services: Services
+    _headers: dict[str, dict[str, str]]
+
+    async def as_(self, username: str) -> dict[str, str]:
+        """Authorization headers of ``username`` (logged in once per test)."""
+        if username not in self._headers:
+            response = await self.client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": PASSWORD},
+            )
+            assert response.status_code == 200, response.text
+            self._headers[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return self._headers[username]
+
+    async def call(self, method: str, path: str, user: str, **kwargs: Any) -> httpx.Response:
+        """``method path`` as ``user``."""
+        return await self.client.request(method, f"/api/v1{path}", headers=await self.as_(user), **kwargs)
+
+    async def new_key(self, user: str, **body: Any) -> dict[str, Any]:
+        """Create a key (201 expected); return its JSON."""
+        response = await self.call("POST", "/keys", user, json={"algorithm": "gost3410_2012_256", **body})
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def issue(self, user: str, key_id: str, **body: Any) -> dict[str, Any]:
+        """Have the built-in CA issue a certificate for ``key_id`` (201 expected)."""
+        response = await self.call("POST", f"/keys/{key_id}/certificate", user, json=body)
+        assert response.status_code == 201, response.text
+        issued: dict[str, Any] = response.json()
+        return issued
+
+
+def build_app(settings: Settings, ca: CaSettings | None) -> Any:
+    """The app as ``create_app`` will build it once the lead wires identity and keys in."""
+    app = create_app(settings)
+    install_auth(app)
+    app.register_blueprint(users.blueprint)
+    keys.register(app, ca=ca)
+    return app
+
+
+@pytest.fixture
+async def keys_api(serve_app: Any, settings: Settings) -> AsyncIterator[StartKeysApi]:  # noqa: F811
+    """``await keys_api(ca=None) -> KeysApi`` on a served app whose HSM units are all healthy."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def start(*, ca: CaSettings | None = None) -> KeysApi:
+        app = build_app(settings, ca)
+        url = await serve_app(app)
+        services: Services = app.config[SERVICES_KEY]
+        await services.hsm.wait_ready(units=settings.hsm.soft_units, timeout=20)
+        client = httpx.AsyncClient(base_url=url, timeout=30)
+        opened.append(client)
+        return KeysApi(client, services, {})
+
+    yield start
+    for client in opened:
+        await client.aclose()
+
+
+class OpenSSL:
+    """The ``openssl`` CLI with the gost engine, in one folder: the independent oracle."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    def run(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run ``openssl <args>`` (no check)."""
+        return subprocess.run(
+            ["openssl", *args], input=input, capture_output=True, check=False, timeout=60, cwd=self.workdir
+        )
+
+    def out(self, *args: str, input: bytes | None = None) -> bytes:
+        """stdout of a successful ``openssl <args>``; a failure fails the test with its stderr."""
+        done = self.run(*args, input=input)
+        assert done.returncode == 0, f"openssl {' '.join(args)}: {done.stderr.decode(errors='replace')}"
+        return done.stdout
+
+    def write(self, name: str, data: bytes | str) -> str:
+        """Write a file in the work folder; return its path."""
+        path = self.workdir / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return str(path)
+
+
+@pytest.fixture
+def ossl(tmp_path: Path) -> OpenSSL:
+    """openssl working in a folder of this test."""
+    folder = tmp_path / "openssl"
+    folder.mkdir()
+    return OpenSSL(folder)
