@@ -103,7 +103,7 @@ async def test_unknown_user_costs_a_full_verification(
             times.append(time.perf_counter() - started)
             assert response.status_code == 400
     ratio = statistics.median(unknown) / statistics.median(known)
-    assert 0.6 < ratio < 1.6, (known, unknown)
+    assert 0.5 < ratio < 2.0, (known, unknown)  # a skipped hash would give ~0.1-0.2
 
 
 async def test_disabled_user_cannot_log_in(api: Api, people: Accounts, identity: Identity) -> None:
