@@ -11,7 +11,8 @@ Phases, in one process (the server side's: the pool's trio loop shares the machi
 2. **through the layer**: ``Balancer`` → ``UnitHandle``/``UnitConnection`` → unit process → slot, a
    closed loop of ``concurrency`` caller tasks, each signing ``batch`` digest(s) per request (batch 1
    uses ``sign_digest``: concurrent single signatures are coalesced into shared frames), with 1 and
-   2 soft units. Rates are signatures/s and ratios to both raw rates.
+   2 soft units. Rates are signatures/s and ratios to both raw rates, and to a one-thread raw sample
+   taken right before the row (``vs_adjacent_raw_1_thread``: fair when others load the machine).
 3. **open loop**: requests of ``batch`` digest(s) arriving at fixed intervals at 25, 50 and 80 % of
    the best closed-loop rate with the most units; latency counted from each request's *scheduled*
    time (no coordinated omission; trio's timers wake with ~1 ms granularity, which is counted too).
@@ -126,6 +127,7 @@ def raw_engine(duration_s: float, threads: int) -> dict[str, Any]:
             if end >= deadline:
                 return
 
+    cpu_before = _cpu_seconds(os.getpid())
     started = time.perf_counter()
     workers = [threading.Thread(target=loop, args=(index,)) for index in range(threads)]
     for worker in workers:
@@ -133,8 +135,15 @@ def raw_engine(duration_s: float, threads: int) -> dict[str, Any]:
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds(os.getpid()) - cpu_before
     merged = [sample for per_thread in samples for sample in per_thread]
-    return {"threads": threads, "signatures_per_s": round(sum(counts) / elapsed, 1), **_latency(merged)}
+    signed = sum(counts)
+    return {
+        "threads": threads,
+        "signatures_per_s": round(signed / elapsed, 1),
+        **_latency(merged),
+        "cpu_us_per_signature": round(cpu / signed * 1e6, 1) if signed else None,
+    }
 
 
 # --- 2. closed loop through the layer ------------------------------------------------------------------
@@ -324,7 +333,10 @@ async def _through_layer(params: dict[str, Any]) -> dict[str, Any]:
                 await pool.wait_ready(units=count, timeout=60)
                 key = (await pool.generate_key(KeyAlgorithm.GOST3410_2012_256, PARAMSET.name)).key
                 for batch in params["batch"]:
+                    # The machine may be shared: a raw sample right before each row gives a fair ratio.
+                    adjacent = await trio.to_thread.run_sync(raw_engine, params["adjacent_raw_s"], 1)
                     row = {"units": count, "load_average": round(os.getloadavg()[0], 2)}
+                    row["raw_adjacent_signatures_per_s"] = adjacent["signatures_per_s"]
                     row |= await _closed_loop(
                         pool,
                         key,
@@ -380,6 +392,7 @@ def run_hsm_bench(
     open_loop_batch: int = 1,
     load_fractions: Sequence[float] = (0.25, 0.5, 0.8),
     warmup_s: float = 0.5,
+    adjacent_raw_s: float = 1.0,
     slots: int | None = None,
     open_loop: bool = True,
     chaos: bool = True,
@@ -389,7 +402,9 @@ def run_hsm_bench(
     ``units``: unit counts to measure; ``batch``: digests per request in the closed loops;
     ``open_loop_batch``: the request shape of the open loop and the chaos run (also measured closed);
     ``load_fractions``: open-loop rates as shares of the best closed-loop rate (the target is at 0.8);
-    ``slots``: slot workers per unit (None: the unit's default).
+    ``adjacent_raw_s``: length of the one-thread raw sample taken right before each layer row (the
+    ``vs_adjacent_raw_1_thread`` ratio, fair on a shared machine); ``slots``: slot workers per unit
+    (None: the unit's default).
     """
     if open_loop_batch not in batch:
         batch = (*batch, open_loop_batch)
@@ -401,6 +416,7 @@ def run_hsm_bench(
         "open_loop_batch": open_loop_batch,
         "load_fractions": list(load_fractions),
         "warmup_s": warmup_s,
+        "adjacent_raw_s": adjacent_raw_s,
         "slots": slots,
         "open_loop": open_loop,
         "chaos": chaos,
@@ -420,6 +436,9 @@ def run_hsm_bench(
     for row in report["layer"]:
         row["vs_raw_1_thread"] = round(row["signatures_per_s"] / raw1, 3)
         row["vs_raw_2_threads"] = round(row["signatures_per_s"] / raw2, 3)
+        row["vs_adjacent_raw_1_thread"] = round(
+            row["signatures_per_s"] / row["raw_adjacent_signatures_per_s"], 3
+        )
     report["targets"] = _targets(report)
     report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
     return report
@@ -428,9 +447,11 @@ def run_hsm_bench(
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
     two = [row for row in report["layer"] if row["units"] >= 2]
     best_two = max((row["vs_raw_1_thread"] for row in two), default=None)
+    best_adjacent = max((row["vs_adjacent_raw_1_thread"] for row in two), default=None)
     targets: dict[str, Any] = {
         "best_2_units_vs_raw_1_thread": best_two,
-        "two_units_at_least_60_percent_of_raw": None if best_two is None else best_two >= 0.6,
+        "best_2_units_vs_adjacent_raw_1_thread": best_adjacent,
+        "two_units_at_least_60_percent_of_raw": None if best_adjacent is None else best_adjacent >= 0.6,
     }
     at_80 = [row for row in report.get("open_loop", []) if abs(row["load_fraction"] - 0.8) < 1e-9]
     if at_80:
@@ -469,6 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--load", type=_floats, default=[0.25, 0.5, 0.8], help="open-loop rates as shares of the max"
     )
     parser.add_argument("--slots", type=int, default=None, help="slot workers per unit")
+    parser.add_argument("--adjacent-raw", type=float, default=1.0, help="raw sample seconds before each row")
     parser.add_argument("--no-open-loop", action="store_true")
     parser.add_argument("--no-chaos", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
@@ -482,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_loop_batch=args.open_loop_batch,
         load_fractions=args.load,
         slots=args.slots,
+        adjacent_raw_s=args.adjacent_raw,
         open_loop=not args.no_open_loop,
         chaos=not args.no_chaos,
     )

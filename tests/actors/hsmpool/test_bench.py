@@ -8,7 +8,9 @@ from bench.hsm_bench import main, run_hsm_bench
 
 
 def test_a_short_bench_reports_every_phase_and_no_chaos_failure() -> None:
-    report = run_hsm_bench(duration_s=0.4, units=(2,), concurrency=8, batch=(4,), load_fractions=(0.5,))
+    report = run_hsm_bench(
+        duration_s=0.4, units=(2,), concurrency=8, batch=(4,), load_fractions=(0.5,), adjacent_raw_s=0.1
+    )
     assert set(report) >= {"params", "machine", "raw", "layer", "open_loop", "chaos", "targets"}
     assert report["raw"]["1_thread"]["signatures_per_s"] > 0
     assert report["raw"]["2_threads"]["threads"] == 2
@@ -18,6 +20,7 @@ def test_a_short_bench_reports_every_phase_and_no_chaos_failure() -> None:
         assert row["signatures_per_s"] > 0
         assert row["failed"] == 0
         assert row["vs_raw_1_thread"] > 0
+        assert row["vs_adjacent_raw_1_thread"] > 0
         assert set(row["cpu_cores"]) == {"server", "soft-1", "soft-2"}
     [point] = report["open_loop"]
     assert point["load_fraction"] == 0.5
