@@ -12,12 +12,16 @@ The domain (keys, MACs, sessions, routing between workers) lives in ``actors.ses
 
 from __future__ import annotations
 
-from quart import Quart
+from typing import TYPE_CHECKING
 
-from edge.devices import rest, socket
+if TYPE_CHECKING:
+    from quart import Quart
 
 
 def register(app: Quart) -> None:
     """Add the devices REST blueprint and the device websocket to ``app``."""
+    # Imported here so that the device client (edge.device_cli → edge.devices.qr) stays light.
+    from edge.devices import rest, socket
+
     app.register_blueprint(rest.blueprint)
     app.register_blueprint(socket.blueprint)

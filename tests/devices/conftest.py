@@ -45,7 +45,7 @@ from edge.device_cli.client import DeviceClient
 from edge.device_cli.state import DeviceState
 from edge.devices.qr import EnrolmentPayload
 from storage import Database, open_database
-from tests.edge.conftest import serve_app  # noqa: F401 - re-exported fixture
+from tests.edge.conftest import serve_app  # noqa: F401 - re-exported fixture (used by name below)
 
 PASSWORD = "correct horse battery"
 FAST_SECURITY = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
@@ -60,6 +60,10 @@ TEST_OPTIONS = SessionOptions(
 _digests = itertools.count(1)
 
 
+def _digest() -> str:
+    return next(_digests).to_bytes(32, "big").hex()
+
+
 # -- the in-test operations layer --------------------------------------------------------------------
 
 
@@ -70,6 +74,12 @@ class BookedOp:
     notice: OperationNotice
     state: str = "awaiting_confirmation"
     decided: trio.Event = field(default_factory=trio.Event)
+    raced: bool = False
+    """Another device's decision wins the moment this one arrives (a race, as seen by the sink)."""
+
+    @property
+    def awaiting(self) -> bool:
+        return self.state == "awaiting_confirmation"
 
 
 class OpsBook:
@@ -89,8 +99,7 @@ class OpsBook:
             op_id=uuid4(),
             user_id=user_id,
             items=tuple(
-                NoticeItem(f"doc-{i}.txt", next(_digests).to_bytes(32, "big").hex(), "streebog256", f"Doc {i}")
-                for i in range(items)
+                NoticeItem(f"doc-{i}.txt", _digest(), "streebog256", f"Document {i}") for i in range(items)
             ),
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_s),
@@ -104,6 +113,8 @@ class OpsBook:
         op = self.ops.get(decision.op_id)
         if op is None or op.notice.user_id != decision.user_id:
             return DecisionOutcome(OutcomeStatus.UNKNOWN)
+        if op.raced:
+            op.state = "confirmed"
         if op.state != "awaiting_confirmation":
             return DecisionOutcome(OutcomeStatus.ALREADY_DECIDED)
         if datetime.now(UTC) >= op.notice.expires_at:
@@ -119,7 +130,7 @@ class OpsBook:
         return [
             op.notice
             for op in self.ops.values()
-            if op.notice.user_id == user_id and op.state == "awaiting_confirmation" and op.notice.expires_at > now
+            if op.notice.user_id == user_id and op.awaiting and op.notice.expires_at > now
         ]
 
 
@@ -205,7 +216,7 @@ StartWorker = Callable[..., Awaitable[Worker]]
 
 
 @pytest.fixture
-async def start_worker(serve_app: Any, settings: Settings) -> AsyncIterator[StartWorker]:
+async def start_worker(serve_app: Any, settings: Settings) -> AsyncIterator[StartWorker]:  # noqa: F811
     """``await start_worker(book=None, options=TEST_OPTIONS) -> Worker``."""
     opened: list[httpx.AsyncClient] = []
 
@@ -281,19 +292,19 @@ def on(worker: Worker, state: DeviceState) -> DeviceState:
     return DeviceState(worker.url, state.device_id, state.secret)
 
 
-async def expect(client: DeviceClient, kind: str, *, timeout: float = 5.0) -> dict[str, Any]:
-    """The next message of ``kind`` (others skipped), within ``timeout`` seconds."""
-    with trio.fail_after(timeout):
+async def expect(client: DeviceClient, kind: str, *, within: float = 5.0) -> dict[str, Any]:
+    """The next message of ``kind`` (others skipped), within ``within`` seconds."""
+    with trio.fail_after(within):
         while True:
             message = await client.receive()
             if message["type"] == kind:
                 return message
 
 
-async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds."""
-    with trio.fail_after(timeout):
-        while not predicate():
+async def wait_until(predicate: Callable[[], bool], *, within: float = 5.0) -> None:
+    """Poll ``predicate`` until it holds (state changed by other tasks, no event to wait on)."""
+    with trio.fail_after(within):
+        while not predicate():  # noqa: ASYNC110 - polling another layer's state on purpose
             await trio.sleep(0.01)
 
 

@@ -111,8 +111,9 @@ def _openssl_hmac(key: bytes, data: bytes, tmp_path: Path) -> bytes:
     path.write_bytes(data)
     openssl = shutil.which("openssl")
     assert openssl is not None
+    command = ["dgst", "-engine", "gost", "-md_gost12_256", "-mac", "hmac", "-macopt", f"hexkey:{key.hex()}"]
     out = subprocess.run(
-        [openssl, "dgst", "-engine", "gost", "-md_gost12_256", "-mac", "hmac", "-macopt", f"hexkey:{key.hex()}", str(path)],
+        [openssl, *command, str(path)],
         capture_output=True,
         text=True,
         check=True,

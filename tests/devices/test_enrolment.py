@@ -65,7 +65,7 @@ async def test_qr_again_while_pending_gone_after_activation(worker: Worker, alic
 
 async def test_list_get_and_revoke_own_devices(worker: Worker, alice: Person, audit_log: AuditLog) -> None:
     first, _ = await enrol(worker, alice, "one")
-    second, _ = await enrol(worker, alice, "two")
+    await enrol(worker, alice, "two")
     listed = (await worker.http.get("/api/v1/devices", headers=alice.headers)).json()["items"]
     assert [d["name"] for d in listed] == ["one", "two"]
 

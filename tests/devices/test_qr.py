@@ -52,6 +52,7 @@ def test_png_is_a_png_that_decodes_to_the_payload(tmp_path: Path) -> None:
 def test_svg_draws_exactly_the_payloads_modules() -> None:
     text = _payload().encode()
     svg = qr_svg(text)
-    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+    assert svg.lstrip().startswith(b"<?xml")
+    assert b"<svg" in svg
     assert svg_modules(svg) == expected_modules(text)
     assert svg_modules(svg) != expected_modules(_payload().encode())
