@@ -241,11 +241,13 @@ async def _open_loop(
                 await trio.sleep_until(scheduled)
             nursery.start_soon(request, scheduled)
         sent_by = trio.current_time()
+    done_by = trio.current_time()
     cores = meter.cores()
     return {
         "batch": batch,
         "target_rate_rps": round(rate, 1),
         "target_signatures_per_s": round(rate * batch, 1),
+        "achieved_rps": round(total / (done_by - start), 1),
         "requests": total,
         "schedule_slip_ms": round((sent_by - (start + (total - 1) * interval)) * 1e3, 2),
         "failed": failed,
