@@ -114,7 +114,7 @@ class UnitClient(Actor):
                 reason = f"could not spawn: {exc!r}"
             now = trio.current_time()
             if now - began >= hsm.restart_period_s:
-                in_a_row = 0  # it ran long enough to count as healthy: restart at once again
+                in_a_row = 0  # it ran long enough to count as healthy: back to the shortest delay
             if not limit.record(now):
                 await self._offline(
                     f"restarted more than {hsm.restart_intensity} times in {hsm.restart_period_s} s; "
