@@ -1,0 +1,160 @@
+"""Executing a batch: per item ``prepare`` → one ``Balancer.sign_digests`` → per item ``finish``.
+
+Items succeed or fail on their own: a document a format refuses fails alone in ``prepare``, a
+signature that does not verify fails alone in ``finish``. The batch signature itself is one pool call
+(split by the pool over its units when large); when no unit can serve it, it is tried again a few
+times with a growing delay, and if it still fails every item gets ``hsm_unavailable``. A refusal of
+the request itself (an unknown key, a bad blob) fails every item with the unit's code.
+
+The CPU work of preparing and finishing runs on the event loop, with a checkpoint every few items
+so a large batch does not starve the other requests of the worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+from actors.hsmpool import Balancer, HsmUnavailableError
+from actors.hsmpool.errors import HsmError
+from actors.keys.material import SigningMaterial
+from actors.operations.errors import ITEM_CODES
+from actors.operations.model import Format
+from actors.operations.options import OperationsOptions
+from signing.cms import finish, prepare_cades
+from signing.errors import SigningError
+from storage.repos.operations import ItemResult
+
+log = structlog.get_logger("actors.operations")
+
+CHECKPOINT_EVERY = 32
+"""Items prepared or finished between two checkpoints of the event loop."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecItem:
+    """What executing one item needs."""
+
+    idx: int
+    """Position."""
+    digest: bytes
+    """The document digest."""
+    content: bytes | None
+    """The document (an attached CAdES needs it; None otherwise or when lost)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One operation's signing job."""
+
+    op_id: str
+    """Correlation id for the HSM units' logs."""
+    format: Format
+    """Output format."""
+    detached: bool
+    """CAdES: detached."""
+    material: SigningMaterial
+    """Certificate, key and algorithm."""
+    items: Sequence[ExecItem]
+    """The items, in order."""
+
+
+Finisher = Callable[[bytes], bytes]
+
+
+async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptions) -> list[ItemResult]:
+    """Sign every item of ``batch``; one ``ItemResult`` per item, in order."""
+    signing_time = dt.datetime.now(dt.UTC)
+    outcomes: dict[int, ItemResult] = {}
+    pending: list[tuple[int, bytes, Finisher]] = []
+    attached = batch.format is Format.CADES_BES and not batch.detached
+    for count, item in enumerate(batch.items, start=1):
+        if attached and item.content is None:
+            outcomes[item.idx] = ItemResult(
+                item.idx, None, "document_missing", ITEM_CODES["document_missing"]
+            )
+            continue
+        try:
+            digest, finisher = _prepare(batch, item, signing_time, options)
+        except SigningError as exc:
+            outcomes[item.idx] = ItemResult(item.idx, None, exc.code, str(exc)[:1000])
+        else:
+            pending.append((item.idx, digest, finisher))
+        if count % CHECKPOINT_EVERY == 0:
+            await trio.lowlevel.checkpoint()
+    if pending:
+        try:
+            signatures = await _sign_all(batch, [digest for _, digest, _ in pending], hsm, options)
+        except HsmError as exc:
+            detail = str(exc)[:1000] or "no HSM unit could sign"
+            for idx, _, _ in pending:
+                outcomes[idx] = ItemResult(idx, None, exc.code, detail)
+        else:
+            for count, ((idx, _, finisher), raw) in enumerate(zip(pending, signatures, strict=True), start=1):
+                outcomes[idx] = _finish_one(idx, finisher, batch.material.encode_signature(raw))
+                if count % CHECKPOINT_EVERY == 0:
+                    await trio.lowlevel.checkpoint()
+    return [outcomes[item.idx] for item in batch.items]
+
+
+def _prepare(
+    batch: Batch, item: ExecItem, signing_time: dt.datetime, options: OperationsOptions
+) -> tuple[bytes, Finisher]:
+    material = batch.material
+    algorithm = material.signature_algorithm
+    if batch.format is Format.RAW:
+        digest = item.digest
+
+        def finish_raw(signature: bytes) -> bytes:
+            if options.verify_results:
+                material.certificate.public_key().verify_digest(digest, signature, algorithm)
+            return signature
+
+        return digest, finish_raw
+    if batch.detached:
+        prepared = prepare_cades(
+            certificate=material.certificate,
+            signature_algorithm=algorithm,
+            content_digest=item.digest,
+            detached=True,
+            signing_time=signing_time,
+        )
+    else:
+        prepared = prepare_cades(
+            item.content,
+            certificate=material.certificate,
+            signature_algorithm=algorithm,
+            signing_time=signing_time,
+        )
+    return prepared.digest_to_sign, lambda signature: finish(
+        prepared, signature, verify=options.verify_results
+    )
+
+
+def _finish_one(idx: int, finisher: Finisher, signature: bytes) -> ItemResult:
+    try:
+        return ItemResult(idx, finisher(signature))
+    except SigningError as exc:
+        # A signature that does not verify with the certificate: a faulty unit or a wrong key.
+        log.error("operation_item_finish_failed", item=idx, error_type=exc.code)
+        return ItemResult(idx, None, exc.code, str(exc)[:1000])
+
+
+async def _sign_all(
+    batch: Batch, digests: list[bytes], hsm: Balancer, options: OperationsOptions
+) -> list[bytes]:
+    delay = options.hsm_retry_delay_s
+    for attempt in range(1, options.hsm_attempts + 1):
+        try:
+            return await hsm.sign_digests(batch.material.hsm_key, digests, op_id=batch.op_id)
+        except HsmUnavailableError as exc:
+            if attempt == options.hsm_attempts or not exc.retryable:
+                raise
+            log.warning("operation_hsm_retry", attempt=attempt, delay_s=delay, error_type=exc.code)
+        await trio.sleep(delay)
+        delay *= 2
+    raise AssertionError("unreachable")

@@ -1,0 +1,90 @@
+"""``OperationsOptions``: the limits and timings of the operations layer.
+
+``from_settings`` takes the limits ``Settings.limits`` already has (TTL, batch size, document size)
+and, once the lead adds it, the ``Settings.operations`` section (same field names as below); until
+then the defaults here apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from config.settings import Settings
+
+NoConfirmationFor = Literal["nobody", "clients", "everyone"]
+"""Who may sign without a device confirmation (see ``actors.operations.policy``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperationsOptions:
+    """Tunables of the operations layer."""
+
+    ttl_s: float = 600.0
+    """How long an operation may await its confirmation (``limits.operation_ttl_s``)."""
+    max_items: int = 1000
+    """Most items in one operation (``limits.max_batch_items``)."""
+    max_document_bytes: int = 32 * 1024 * 1024
+    """Largest single document (``limits.max_document_bytes``)."""
+    no_confirmation_for: NoConfirmationFor = "clients"
+    """Who may ask for ``confirmation: "none"``: nobody, tokens issued to an OAuth2 client
+    (information systems), or everyone."""
+    result_ttl_s: float = 24 * 3600.0
+    """How long a finished operation and its results are kept unless deleted earlier."""
+    lease_s: float = 30.0
+    """Length of a worker's claim on a live operation; renewed every ``claim_interval_s``."""
+    claim_interval_s: float = 10.0
+    """How often a worker renews its leases and claims operations whose lease lapsed."""
+    claim_batch: int = 200
+    """Most orphaned operations one worker claims per round."""
+    sweep_interval_s: float = 60.0
+    """How often finished operations past their retention are deleted."""
+    sweep_batch: int = 1000
+    """Most operations deleted per sweep statement."""
+    sync_wait_s: float = 30.0
+    """How long ``POST /operations`` waits for an operation without confirmation before answering 202."""
+    decision_timeout_s: float = 5.0
+    """How long a device decision may wait for its operation's actor."""
+    hsm_attempts: int = 3
+    """Tries of a batch signature when no HSM unit is available (the pool already retried per unit)."""
+    hsm_retry_delay_s: float = 0.5
+    """First delay between those tries (doubling)."""
+    hash_in_thread_bytes: int = 256 * 1024
+    """Documents larger than this (in all) are hashed in a worker thread (hashlib releases the GIL)."""
+    verify_results: bool = True
+    """Check every signature with the certificate's key before storing it (catches a faulty HSM)."""
+
+    def __post_init__(self) -> None:
+        positive = ("ttl_s", "result_ttl_s", "lease_s", "claim_interval_s", "sweep_interval_s", "sync_wait_s")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        if self.claim_interval_s >= self.lease_s:
+            raise ValueError("claim_interval_s must be shorter than lease_s (leases are renewed then)")
+        if (
+            min(
+                self.max_items, self.max_document_bytes, self.claim_batch, self.sweep_batch, self.hsm_attempts
+            )
+            < 1
+        ):
+            raise ValueError("sizes and counts must be at least 1")
+        if self.no_confirmation_for not in ("nobody", "clients", "everyone"):
+            raise ValueError("no_confirmation_for must be nobody, clients or everyone")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> OperationsOptions:
+        """Options with the limits of ``settings`` (and its ``operations`` section when present)."""
+        limits = settings.limits
+        values: dict[str, object] = {
+            "ttl_s": float(limits.operation_ttl_s),
+            "max_items": limits.max_batch_items,
+            "max_document_bytes": limits.max_document_bytes,
+            "sync_wait_s": max(1.0, limits.request_timeout_s / 2),
+        }
+        section = getattr(settings, "operations", None)
+        if section is not None:
+            names = {field.name for field in dataclasses.fields(cls)}
+            values.update({k: v for k, v in section.model_dump().items() if k in names})
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

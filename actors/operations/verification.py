@@ -1,0 +1,115 @@
+"""``POST /verify`` in the domain: a raw or CAdES-BES signature checked into one ``ValidationReport``.
+
+Trust anchors are the built-in CA and the configured extra anchors (``actors.keys.trust_anchors``).
+A raw signature is checked against the certificate the caller gives (its chain is validated to the
+anchors); a CMS carries its signers' certificates. Input the verifier cannot even start on (a
+malformed certificate or signature, a hash of the wrong length, missing parts) is an
+``InvalidOperationError`` naming the field; everything else is data in the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+
+from actors.keys.material import trust_anchors
+from actors.operations.errors import InvalidOperationError
+from actors.operations.model import Format
+from signing.cms import ValidationReport, default_algorithm, verify_cades, verify_raw
+from signing.errors import MalformedDataError, UnsupportedAlgorithmError
+from signing.x509 import Certificate
+from storage import Database
+
+THREAD_THRESHOLD = 256 * 1024
+"""Inputs larger than this are verified in a worker thread (hashing releases the GIL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRequest:
+    """What to verify, decoded."""
+
+    format: Format
+    """``raw`` or ``cades-bes``."""
+    signature: bytes
+    """The raw value, or the CMS (DER or PEM)."""
+    content: bytes | None = None
+    """The signed document (raw: this or ``hash``; detached CMS: this or ``hash``)."""
+    hash: bytes | None = None
+    """Its digest."""
+    certificate: bytes | None = None
+    """Raw only: the signer's certificate (DER or PEM)."""
+    certificates: tuple[bytes, ...] = ()
+    """Extra certificates (intermediate CAs), DER or PEM."""
+
+
+async def verify(db: Database, request: VerifyRequest) -> ValidationReport:
+    """Check ``request`` against this deployment's trust anchors."""
+    if request.content is not None and request.hash is not None:
+        raise InvalidOperationError("hash", "give either the content or its hash, not both")
+    extra = tuple(_certificate(data, f"certificates.{i}") for i, data in enumerate(request.certificates))
+    anchors = await trust_anchors(db)
+    if request.format is Format.RAW:
+        job = partial(_verify_raw, request, anchors, extra)
+    else:
+        job = partial(_verify_cms, request, anchors, extra)
+    size = len(request.content or b"") + len(request.signature)
+    if size > THREAD_THRESHOLD:
+        return await trio.to_thread.run_sync(job)
+    return job()
+
+
+def _verify_raw(
+    request: VerifyRequest, anchors: list[Certificate], extra: tuple[Certificate, ...]
+) -> ValidationReport:
+    if request.certificate is None:
+        raise InvalidOperationError(
+            "certificate", "a raw signature is verified with the signer's certificate"
+        )
+    if request.content is None and request.hash is None:
+        raise InvalidOperationError("content", "a raw signature needs the content or its hash")
+    certificate = _certificate(request.certificate, "certificate")
+    try:
+        algorithm = default_algorithm(certificate.public_key())
+    except UnsupportedAlgorithmError as exc:
+        raise InvalidOperationError("certificate", str(exc)) from exc
+    if request.hash is not None and len(request.hash) != algorithm.digest.size:
+        raise InvalidOperationError(
+            "hash",
+            f"the certificate's key signs {algorithm.digest.name} digests of {algorithm.digest.size} bytes, "
+            f"got {len(request.hash)}",
+        )
+    return verify_raw(
+        certificate,
+        request.signature,
+        content=request.content,
+        content_digest=request.hash,
+        signature_algorithm=algorithm,
+        trust_anchors=anchors,
+        certificates=extra,
+    )
+
+
+def _verify_cms(
+    request: VerifyRequest, anchors: list[Certificate], extra: tuple[Certificate, ...]
+) -> ValidationReport:
+    if request.certificate is not None:
+        extra = (*extra, _certificate(request.certificate, "certificate"))
+    try:
+        return verify_cades(
+            request.signature,
+            content=request.content,
+            content_digest=request.hash,
+            trust_anchors=anchors,
+            certificates=extra,
+        )
+    except MalformedDataError as exc:
+        raise InvalidOperationError("signature", str(exc)) from exc
+
+
+def _certificate(data: bytes, field: str) -> Certificate:
+    try:
+        return Certificate.load(data)
+    except (MalformedDataError, UnsupportedAlgorithmError) as exc:
+        raise InvalidOperationError(field, str(exc)) from exc

@@ -1,0 +1,522 @@
+"""Operations repository: signing operations, their items, and the leases of the workers driving them.
+
+Tables come from ``migrations/0005_operations.sql``. Every function is a unit of work (or a step of
+one) for ``Database.run``: ``fn(conn, ...)``. States travel as plain strings here; the state machine
+(which transition is allowed when) belongs to ``actors.operations``. Every transition is a guarded
+``UPDATE ... WHERE state = <expected>`` that returns the new row, or None when the guard failed (the
+row moved meanwhile, or is gone): the caller re-reads and decides.
+
+Durations (lease, retention) are passed in seconds and added to the database's ``now()``, so every
+worker measures them on one clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from storage.database import Connection
+
+OPERATION_COLUMNS = (
+    "id, user_id, client_id, type, format, detached, certificate_id, digest_algorithm, state, policy, "
+    "callback_url, item_count, created_at, expires_at, updated_at, decided_by_device, decided_at, "
+    "finished_at, retain_until, error, error_detail, owner_node, lease_until"
+)
+ITEM_COLUMNS = "idx, name, input, digest, result, error_code, error_detail"
+
+LIVE_STATES = ("created", "awaiting_confirmation", "confirmed", "executing")
+"""States of an operation that is not finished (someone must drive it)."""
+
+_FINISH = "finished_at = now(), retain_until = now() + make_interval(secs => {retain})"
+_LEASE = "owner_node = {node}, lease_until = now() + make_interval(secs => {lease})"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRow:
+    """One ``operations`` row."""
+
+    id: UUID
+    """Operation id."""
+    user_id: UUID
+    """Owner (whose certificate signs)."""
+    client_id: str | None
+    """OAuth2 client that created it, if any."""
+    type: str
+    """``sign``."""
+    format: str
+    """``raw`` or ``cades-bes``."""
+    detached: bool
+    """CAdES: content left outside the signature."""
+    certificate_id: UUID
+    """The signing certificate."""
+    digest_algorithm: str
+    """Name of the digest the item digests use (``streebog256`` ...)."""
+    state: str
+    """State machine state."""
+    policy: str
+    """``none`` or ``device``."""
+    callback_url: str | None
+    """Where the result is announced (asynchronous mode)."""
+    item_count: int
+    """Number of items."""
+    created_at: datetime
+    """Creation time."""
+    expires_at: datetime
+    """End of the confirmation window."""
+    updated_at: datetime
+    """Last transition."""
+    decided_by_device: UUID | None
+    """The device that confirmed or declined."""
+    decided_at: datetime | None
+    """When it was confirmed or declined."""
+    finished_at: datetime | None
+    """When it reached a final state."""
+    retain_until: datetime | None
+    """When the finished operation and its results are deleted."""
+    error: str | None
+    """Operation-level error code (failed, expired ...)."""
+    error_detail: str | None
+    """Human detail of ``error``."""
+    owner_node: UUID | None
+    """Worker driving it while live."""
+    lease_until: datetime | None
+    """Until when that worker's claim holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """One item to insert."""
+
+    idx: int
+    """Position in the operation (0-based)."""
+    name: str
+    """Document name."""
+    input: str
+    """``content`` or ``hash``."""
+    digest: bytes
+    """The document digest."""
+    document: bytes | None
+    """The content, when it must be kept until execution (attached CAdES)."""
+    preview: str | None
+    """Text shown to devices."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewOperation:
+    """An operation to insert (its state is already past ``created``)."""
+
+    id: UUID
+    """Operation id (chosen by the caller)."""
+    user_id: UUID
+    """Owner."""
+    client_id: str | None
+    """Creating OAuth2 client."""
+    format: str
+    """``raw`` or ``cades-bes``."""
+    detached: bool
+    """CAdES detached."""
+    certificate_id: UUID
+    """Signing certificate."""
+    digest_algorithm: str
+    """Digest name."""
+    state: str
+    """``awaiting_confirmation`` or ``executing``."""
+    policy: str
+    """``none`` or ``device``."""
+    callback_url: str | None
+    """Asynchronous mode target."""
+    ttl_s: float
+    """Seconds until ``expires_at``."""
+    owner_node: UUID
+    """The creating worker (it drives the operation)."""
+    lease_s: float
+    """Length of its lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """One ``operation_items`` row without its document and preview."""
+
+    idx: int
+    """Position."""
+    name: str
+    """Document name."""
+    input: str
+    """``content`` or ``hash``."""
+    digest: bytes
+    """Document digest."""
+    result: bytes | None
+    """Signature (raw) or DER ContentInfo (CAdES), once executed."""
+    error_code: str | None
+    """Why this item failed."""
+    error_detail: str | None
+    """Human detail of ``error_code``."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRow:
+    """What a device is shown of one item."""
+
+    idx: int
+    """Position."""
+    name: str
+    """Document name."""
+    digest: bytes
+    """Document digest."""
+    preview: str | None
+    """Text preview."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The outcome of one item, to store."""
+
+    idx: int
+    """Position."""
+    result: bytes | None
+    """The signature, or None when the item failed."""
+    error_code: str | None = None
+    """Why it failed."""
+    error_detail: str | None = None
+    """Detail of the failure."""
+
+
+# --- creation and reads ----------------------------------------------------------------------------
+
+
+async def insert_operation(conn: Connection, op: NewOperation, items: Sequence[NewItem]) -> OperationRow:
+    """Insert an operation and its items (one statement each); return the row."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO operations (id, user_id, client_id, format, detached, certificate_id,
+                                    digest_algorithm, state, policy, callback_url, item_count,
+                                    expires_at, owner_node, lease_until)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                    now() + make_interval(secs => $12), $13, now() + make_interval(secs => $14))
+            RETURNING {OPERATION_COLUMNS}""",
+        op.id,
+        op.user_id,
+        op.client_id,
+        op.format,
+        op.detached,
+        op.certificate_id,
+        op.digest_algorithm,
+        op.state,
+        op.policy,
+        op.callback_url,
+        len(items),
+        float(op.ttl_s),
+        op.owner_node,
+        float(op.lease_s),
+    )
+    await conn.execute(
+        """INSERT INTO operation_items (operation_id, idx, name, input, digest, document, preview)
+           SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::bytea[], $6::bytea[],
+                                    $7::text[])""",
+        op.id,
+        [item.idx for item in items],
+        [item.name for item in items],
+        [item.input for item in items],
+        [item.digest for item in items],
+        [item.document for item in items],
+        [item.preview for item in items],
+    )
+    return _operation(row)
+
+
+async def get_operation(conn: Connection, op_id: UUID) -> OperationRow | None:
+    """The operation ``op_id``, or None."""
+    row = await conn.fetchrow(f"SELECT {OPERATION_COLUMNS} FROM operations WHERE id = $1", op_id)
+    return None if row is None else _operation(row)
+
+
+async def get_items(conn: Connection, op_id: UUID) -> list[ItemRow]:
+    """The items of ``op_id`` in order (results included, documents not)."""
+    rows = await conn.fetch(
+        f"SELECT {ITEM_COLUMNS} FROM operation_items WHERE operation_id = $1 ORDER BY idx", op_id
+    )
+    return [ItemRow(**dict(row)) for row in rows]
+
+
+async def get_operation_with_items(
+    conn: Connection, op_id: UUID
+) -> tuple[OperationRow, list[ItemRow]] | None:
+    """The operation and its items in one unit, or None."""
+    op = await get_operation(conn, op_id)
+    if op is None:
+        return None
+    return op, await get_items(conn, op_id)
+
+
+async def get_documents(conn: Connection, op_id: UUID) -> dict[int, bytes]:
+    """The stored documents of ``op_id`` by item index (only items that still have one)."""
+    rows = await conn.fetch(
+        "SELECT idx, document FROM operation_items WHERE operation_id = $1 AND document IS NOT NULL",
+        op_id,
+    )
+    return {row["idx"]: bytes(row["document"]) for row in rows}
+
+
+async def get_notice_items(conn: Connection, op_id: UUID) -> list[NoticeRow]:
+    """What devices are shown of ``op_id``'s items, in order."""
+    rows = await conn.fetch(
+        "SELECT idx, name, digest, preview FROM operation_items WHERE operation_id = $1 ORDER BY idx",
+        op_id,
+    )
+    return [NoticeRow(**dict(row)) for row in rows]
+
+
+async def list_operations(
+    conn: Connection,
+    user_id: UUID,
+    *,
+    limit: int,
+    before: tuple[datetime, UUID] | None = None,
+) -> list[OperationRow]:
+    """Up to ``limit`` operations of ``user_id``, newest first, strictly older than ``before``."""
+    created, op_id = before if before is not None else (None, None)
+    rows = await conn.fetch(
+        f"""SELECT {OPERATION_COLUMNS} FROM operations
+            WHERE user_id = $1 AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+            ORDER BY created_at DESC, id DESC LIMIT $2""",
+        user_id,
+        limit,
+        created,
+        op_id,
+    )
+    return [_operation(row) for row in rows]
+
+
+async def awaiting_for_user(conn: Connection, user_id: UUID) -> list[tuple[OperationRow, list[NoticeRow]]]:
+    """``user_id``'s operations awaiting confirmation and not expired, oldest first, with their items."""
+    rows = await conn.fetch(
+        f"""SELECT {OPERATION_COLUMNS} FROM operations
+            WHERE user_id = $1 AND state = 'awaiting_confirmation' AND expires_at > now()
+            ORDER BY created_at, id""",
+        user_id,
+    )
+    return [(_operation(row), await get_notice_items(conn, row["id"])) for row in rows]
+
+
+# --- transitions -----------------------------------------------------------------------------------
+
+
+async def decide(
+    conn: Connection,
+    op_id: UUID,
+    *,
+    user_id: UUID,
+    device_id: UUID,
+    confirm: bool,
+    retain_s: float,
+) -> OperationRow | None:
+    """awaiting_confirmation → confirmed | declined, if still awaiting, the user's, and not expired.
+
+    A decline finishes the operation: documents and previews are deleted at once.
+    """
+    if confirm:
+        row = await conn.fetchrow(
+            f"""UPDATE operations
+                   SET state = 'confirmed', decided_by_device = $3, decided_at = now(), updated_at = now()
+                 WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation' AND expires_at > now()
+             RETURNING {OPERATION_COLUMNS}""",
+            op_id,
+            user_id,
+            device_id,
+        )
+    else:
+        row = await conn.fetchrow(
+            f"""UPDATE operations
+                   SET state = 'declined', decided_by_device = $3, decided_at = now(), updated_at = now(),
+                       error = 'declined', error_detail = 'the user declined the operation on a device',
+                       {_FINISH.format(retain="$4")}
+                 WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation' AND expires_at > now()
+             RETURNING {OPERATION_COLUMNS}""",
+            op_id,
+            user_id,
+            device_id,
+            float(retain_s),
+        )
+        if row is not None:
+            await _drop_inputs(conn, op_id)
+    return None if row is None else _operation(row)
+
+
+async def expire(conn: Connection, op_id: UUID, *, retain_s: float) -> OperationRow | None:
+    """created | awaiting_confirmation → expired (the caller's timer decided the TTL ran out)."""
+    row = await conn.fetchrow(
+        f"""UPDATE operations
+               SET state = 'expired', updated_at = now(), error = 'expired',
+                   error_detail = 'the operation was not confirmed in time', {_FINISH.format(retain="$2")}
+             WHERE id = $1 AND state IN ('created', 'awaiting_confirmation')
+         RETURNING {OPERATION_COLUMNS}""",
+        op_id,
+        float(retain_s),
+    )
+    if row is not None:
+        await _drop_inputs(conn, op_id)
+    return None if row is None else _operation(row)
+
+
+async def start_execution(
+    conn: Connection, op_id: UUID, *, node: UUID, lease_s: float
+) -> OperationRow | None:
+    """confirmed → executing under ``node``'s lease; one ``node`` already executes is returned as is."""
+    row = await conn.fetchrow(
+        f"""UPDATE operations
+               SET state = 'executing',
+                   updated_at = CASE WHEN state = 'executing' THEN updated_at ELSE now() END,
+                   {_LEASE.format(node="$2", lease="$3")}
+             WHERE id = $1 AND (state = 'confirmed' OR (state = 'executing' AND owner_node = $2))
+         RETURNING {OPERATION_COLUMNS}""",
+        op_id,
+        node,
+        float(lease_s),
+    )
+    return None if row is None else _operation(row)
+
+
+async def finish_execution(
+    conn: Connection,
+    op_id: UUID,
+    *,
+    node: UUID,
+    state: str,
+    error: str | None,
+    error_detail: str | None,
+    results: Sequence[ItemResult],
+    retain_s: float,
+) -> OperationRow | None:
+    """executing → completed | failed with per-item results, if ``node`` still holds it.
+
+    Documents and previews are deleted in the same statement as the results are written.
+    """
+    if state not in ("completed", "failed"):
+        raise ValueError(f"an execution finishes as completed or failed, not {state!r}")
+    row = await conn.fetchrow(
+        f"""UPDATE operations
+               SET state = $3, error = $4, error_detail = $5, updated_at = now(), owner_node = NULL,
+                   lease_until = NULL, {_FINISH.format(retain="$6")}
+             WHERE id = $1 AND state = 'executing' AND owner_node = $2
+         RETURNING {OPERATION_COLUMNS}""",
+        op_id,
+        node,
+        state,
+        error,
+        error_detail,
+        float(retain_s),
+    )
+    if row is None:
+        return None
+    await conn.execute(
+        """UPDATE operation_items AS i
+              SET result = u.result, error_code = u.code, error_detail = u.detail,
+                  document = NULL, preview = NULL
+             FROM unnest($2::integer[], $3::bytea[], $4::text[], $5::text[]) AS u(idx, result, code, detail)
+            WHERE i.operation_id = $1 AND i.idx = u.idx""",
+        op_id,
+        [r.idx for r in results],
+        [r.result for r in results],
+        [r.error_code for r in results],
+        [r.error_detail for r in results],
+    )
+    return _operation(row)
+
+
+async def delete_operation(conn: Connection, op_id: UUID) -> str | None:
+    """Delete ``op_id`` unless it is executing; its state before, ``'executing'`` if refused, None if gone."""
+    state: str | None = await conn.fetchval("SELECT state FROM operations WHERE id = $1 FOR UPDATE", op_id)
+    if state is None or state == "executing":
+        return state
+    await conn.execute("DELETE FROM operations WHERE id = $1", op_id)
+    return state
+
+
+async def _drop_inputs(conn: Connection, op_id: UUID) -> None:
+    await conn.execute(
+        """UPDATE operation_items SET document = NULL, preview = NULL
+            WHERE operation_id = $1 AND (document IS NOT NULL OR preview IS NOT NULL)""",
+        op_id,
+    )
+
+
+# --- ownership and housekeeping --------------------------------------------------------------------
+
+
+async def claim_orphans(conn: Connection, *, node: UUID, lease_s: float, limit: int) -> list[OperationRow]:
+    """Take over up to ``limit`` live operations whose lease lapsed (oldest first); the rows taken.
+
+    ``FOR UPDATE SKIP LOCKED``: workers claiming at the same moment take disjoint rows.
+    """
+    rows = await conn.fetch(
+        f"""UPDATE operations SET {_LEASE.format(node="$1", lease="$2")}
+             WHERE id IN (SELECT id FROM operations
+                           WHERE state IN ('created', 'awaiting_confirmation', 'confirmed', 'executing')
+                             AND (lease_until IS NULL OR lease_until < now())
+                           ORDER BY lease_until NULLS FIRST LIMIT $3
+                             FOR UPDATE SKIP LOCKED)
+         RETURNING {OPERATION_COLUMNS}""",
+        node,
+        float(lease_s),
+        limit,
+    )
+    return [_operation(row) for row in rows]
+
+
+async def claim(conn: Connection, op_id: UUID, *, node: UUID, lease_s: float) -> OperationRow | None:
+    """Take over one live operation if nobody holds it (or ``node`` already does); the row, or None."""
+    row = await conn.fetchrow(
+        f"""UPDATE operations SET {_LEASE.format(node="$2", lease="$3")}
+             WHERE id = $1 AND state IN ('created', 'awaiting_confirmation', 'confirmed', 'executing')
+               AND (owner_node = $2 OR lease_until IS NULL OR lease_until < now())
+         RETURNING {OPERATION_COLUMNS}""",
+        op_id,
+        node,
+        float(lease_s),
+    )
+    return None if row is None else _operation(row)
+
+
+async def renew_leases(conn: Connection, *, node: UUID, op_ids: Sequence[UUID], lease_s: float) -> set[UUID]:
+    """Extend ``node``'s lease on the live operations of ``op_ids`` it still holds; those ids."""
+    rows = await conn.fetch(
+        """UPDATE operations SET lease_until = now() + make_interval(secs => $3)
+            WHERE id = ANY($2::uuid[]) AND owner_node = $1
+              AND state IN ('created', 'awaiting_confirmation', 'confirmed', 'executing')
+        RETURNING id""",
+        node,
+        list(op_ids),
+        float(lease_s),
+    )
+    return {row["id"] for row in rows}
+
+
+async def release_leases(conn: Connection, *, node: UUID) -> int:
+    """Give up every lease ``node`` holds (a stopping worker): other workers claim them at once."""
+    status: str = await conn.execute(
+        "UPDATE operations SET owner_node = NULL, lease_until = NULL WHERE owner_node = $1", node
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def purge_retained(conn: Connection, *, limit: int) -> int:
+    """Delete up to ``limit`` finished operations past their retention (results TTL); how many."""
+    status: str = await conn.execute(
+        """DELETE FROM operations WHERE id IN (
+               SELECT id FROM operations WHERE retain_until < now() ORDER BY retain_until LIMIT $1)""",
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def notify(conn: Connection, channel: str, payload: str) -> None:
+    """``pg_notify`` inside the unit of work: delivered when (and only if) it commits."""
+    await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+def _operation(row: asyncpg.Record | None) -> OperationRow:
+    assert row is not None  # INSERT/UPDATE ... RETURNING of an existing row
+    return OperationRow(**dict(row))
