@@ -13,6 +13,7 @@ import trio
 
 from actors.identity.audit import audit
 from actors.keys.errors import InvalidKeyRequestError
+from actors.keys.subject import display_name
 from signing.errors import SigningError
 from signing.x509 import Certificate
 from storage import Database
@@ -34,7 +35,7 @@ async def import_trust_anchor_files(db: Database, paths: Sequence[Path]) -> int:
             raise InvalidKeyRequestError(f"trust anchor file {path}: {exc}") from exc
         if not certificate.is_ca:
             raise InvalidKeyRequestError(f"trust anchor file {path} is not a CA certificate")
-        subject = certificate.subject.human_friendly
+        subject = display_name(certificate.subject)
         if await db.run(repo.add_trust_anchor, certificate.der, subject, "config"):
             audit("audit_trust_anchor_added", subject=subject, source="config", file=str(path))
             added += 1

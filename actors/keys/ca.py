@@ -25,6 +25,7 @@ from actors.identity.audit import audit
 from actors.keys.errors import KeysError, KeyStoreUnavailableError
 from actors.keys.hsmkeys import KeySpec, PublicHalf, hsm_key, sign_prepared, signature_algorithm_of, spki_of
 from actors.keys.settings import CaSettings
+from actors.keys.subject import display_name
 from signing.keys import PublicKey
 from signing.x509 import (
     Certificate,
@@ -132,7 +133,7 @@ class BuiltinCa:
             hsm_key_id=generated.info.key_id,
             wrapped_blob=generated.info.blob,
             certificate_der=certificate.der,
-            subject=certificate.subject.human_friendly,
+            subject=display_name(certificate.subject),
             not_before=certificate.not_before,
             not_after=certificate.not_after,
         )

@@ -36,7 +36,7 @@ from actors.keys.errors import (
 )
 from actors.keys.hsmkeys import KeySpec, hsm_key, sign_prepared, signature_algorithm_of, spki_of
 from actors.keys.settings import CaSettings
-from actors.keys.subject import profile_subject, subject_pairs
+from actors.keys.subject import display_name, profile_subject, subject_pairs
 from actors.keys.upload import UploadCheck, check_upload, load_intermediates
 from signing.csr import CertificationRequest, prepare_request
 from signing.keys import load_public_key
@@ -382,8 +382,8 @@ def _new_certificate(
         user_id=key.user_id,
         der=certificate.der,
         serial=f"{certificate.serial_number:x}",
-        subject=certificate.subject.human_friendly,
-        issuer=certificate.issuer.human_friendly,
+        subject=display_name(certificate.subject),
+        issuer=display_name(certificate.issuer),
         not_before=certificate.not_before,
         not_after=certificate.not_after,
         source=source,

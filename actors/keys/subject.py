@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from asn1crypto.x509 import Name
+
 from actors.keys.errors import InvalidKeyRequestError
 from signing.errors import InvalidInputError
-from signing.x509 import build_name
+from signing.x509 import build_name, name_attributes
 from storage.repos.identity import UserRow
 
 SUBJECT_ATTRIBUTES = (
@@ -60,3 +62,38 @@ def profile_subject(user: UserRow) -> list[tuple[str, str]]:
     if user.email:
         attributes["email_address"] = user.email
     return subject_pairs(attributes)
+
+
+SHORT_NAMES = {
+    "common_name": "CN",
+    "surname": "SN",
+    "given_name": "G",
+    "title": "T",
+    "organization_name": "O",
+    "organizational_unit_name": "OU",
+    "street_address": "STREET",
+    "locality_name": "L",
+    "state_or_province_name": "ST",
+    "country_name": "C",
+    "email_address": "E",
+    "inn": "INN",
+    "innle": "INNLE",
+    "snils": "SNILS",
+    "ogrn": "OGRN",
+    "ogrnip": "OGRNIP",
+}
+"""Short attribute labels of :func:`display_name` (OpenSSL's, with the Russian identifiers)."""
+
+
+def display_name(name: Name) -> str:
+    """A name as text for people and listings: ``CN=…, O=…, C=RU`` (RFC 4514 order and escaping)."""
+    parts = []
+    for attribute, value in reversed(name_attributes(name)):
+        label = SHORT_NAMES.get(attribute, attribute)
+        escaped = "".join("\\" + ch if ch in ',+"\\<>;=' else ch for ch in value)
+        if escaped.startswith(("#", " ")):
+            escaped = "\\" + escaped
+        if escaped.endswith(" "):
+            escaped = escaped[:-1] + "\\ "
+        parts.append(f"{label}={escaped}")
+    return ", ".join(parts)

@@ -27,6 +27,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from actors.keys.hsmkeys import signature_algorithm_of
 from actors.keys.service import KeyService
+from actors.keys.subject import display_name
 from edge.auth import current_principal
 from edge.errors import BadRequestError
 from edge.keys.context import get_key_service
@@ -120,7 +121,7 @@ async def key_csr(key_id: UUID, data: CsrCreate) -> CsrOut:
     request = await _service().certification_request(current_principal(), key_id, subject=subject)
     return CsrOut(
         key_id=key_id,
-        subject=request.subject.human_friendly,
+        subject=display_name(request.subject),
         signature_algorithm=request.signature_algorithm.name,
         pem=request.pem().decode("ascii"),
     )

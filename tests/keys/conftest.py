@@ -38,8 +38,8 @@ from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visi
 PASSWORD = "correct horse battery"
 """Password of every account the fixtures make."""
 
-FAST_SECURITY = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
-FAST_HSM = {
+FAST_SECURITY: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+FAST_HSM: dict[str, Any] = {
     "soft_units": 2,
     "kek_kdf_iterations": 1000,
     "call_timeout_s": 5.0,
