@@ -193,11 +193,11 @@ async def record_retry(
 
 
 async def release(conn: Connection, row_id: UUID, node: str, attempt: int) -> bool:
-    """Hand back a claim that was never tried (a stopping dispatcher): pending and due now, attempt undone."""
+    """Hand back a claim a stopping dispatcher could not finish: pending and due now (the attempt counts)."""
     result = await conn.execute(
         """UPDATE callback_deliveries
               SET state = 'pending', lease_until = NULL, next_attempt_at = now(),
-                  attempts = attempts - 1, updated_at = now()
+                  last_error = 'interrupted', updated_at = now()
             WHERE id = $1 AND state = 'delivering' AND claimed_by = $2 AND attempts = $3""",
         row_id,
         node,
