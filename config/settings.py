@@ -92,7 +92,7 @@ class HsmSettings(Section):
     kek_passphrase: SecretStr | None = None
     """Operator passphrase sealing the soft-HSM key-encryption key; generated under ``home`` when unset."""
     kek_file: Path | None = None
-    """Sealed KEK file the soft units share; defaults to ``<home>/hsm/kek.sealed.json`` (made at first start)."""
+    """Sealed KEK file the soft units share; default ``<home>/hsm/kek.sealed.json`` (made at first start)."""
     kek_kdf_iterations: Annotated[int, Field(ge=1_000, le=10_000_000)] = 100_000
     """PBKDF2 iterations when the KEK file is created (each unit start pays them once to unseal it)."""
     pkcs11_module: Path | None = None
@@ -251,7 +251,6 @@ class CallbackSettings(Section):
         if self.lease_s <= self.request_timeout_s:
             raise ValueError("lease_s must exceed request_timeout_s")
         return self
-
 
 
 class LoggingSettings(Section):
