@@ -105,10 +105,7 @@ class AccessTokenCodec:
     def decode(self, token: str, *, verify_expiry: bool = True) -> AccessClaims:
         """Verify ``token`` and return its claims; ``InvalidTokenError``/``TokenExpiredError`` otherwise."""
         try:
-            header = jwt.get_unverified_header(token)
-            if header.get("typ") != TOKEN_TYPE:
-                raise InvalidTokenError("the token is not an access token")
-            payload = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
@@ -121,7 +118,9 @@ class AccessTokenCodec:
             raise TokenExpiredError("the access token has expired") from None
         except jwt.PyJWTError:
             raise InvalidTokenError("the access token is invalid") from None
-        return _claims(payload)
+        if decoded["header"].get("typ") != TOKEN_TYPE:
+            raise InvalidTokenError("the token is not an access token")
+        return _claims(decoded["payload"])
 
 
 def _claims(payload: dict[str, Any]) -> AccessClaims:
