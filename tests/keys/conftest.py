@@ -4,8 +4,10 @@ real soft-HSM unit processes) with identity, users and the keys blueprints; acco
 Fixtures:
 
 ``keys_api`` (function, async)
-    ``await keys_api(ca=CaSettings(...)) -> KeysApi``: serve the app, wait until its HSM units are
-    healthy. Without ``ca`` the defaults (auto-issue on) are used.
+    ``await keys_api(ca=CaSettings(...), hsm=HsmSettings(...)) -> KeysApi``: serve the app, wait until
+    its HSM units are healthy. Defaults: auto-issue on, two soft units (``FAST_HSM``).
+``softhsm`` (session)
+    A SoftHSM2 token ``PT1`` (the HSM pool tests' fixture).
 ``people`` (function, async)
     Accounts alice, bob (users) and olga (operator), password ``PASSWORD``.
 ``ossl`` (function)
@@ -33,6 +35,7 @@ from edge.app import SERVICES_KEY, create_app
 from edge.auth import install_auth
 from edge.services import Services
 from storage import Database
+from tests.actors.hsmpool.conftest import softhsm  # noqa: F401 - the fixture, made visible here
 from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visible to these tests
 
 PASSWORD = "correct horse battery"
@@ -136,14 +139,15 @@ def build_app(settings: Settings, ca: CaSettings | None) -> Any:
 
 @pytest.fixture
 async def keys_api(serve_app: Any, settings: Settings) -> AsyncIterator[StartKeysApi]:  # noqa: F811
-    """``await keys_api(ca=None) -> KeysApi`` on a served app whose HSM units are all healthy."""
+    """``await keys_api(ca=None, hsm=None) -> KeysApi`` on a served app whose HSM units are all healthy."""
     opened: list[httpx.AsyncClient] = []
 
-    async def start(*, ca: CaSettings | None = None) -> KeysApi:
-        app = build_app(settings, ca)
+    async def start(*, ca: CaSettings | None = None, hsm: HsmSettings | None = None) -> KeysApi:
+        served = settings if hsm is None else settings.model_copy(update={"hsm": hsm})
+        app = build_app(served, ca)
         url = await serve_app(app)
         services: Services = app.config[SERVICES_KEY]
-        await services.hsm.wait_ready(units=settings.hsm.soft_units, timeout=20)
+        await services.hsm.wait_ready(units=len(services.hsm.units()), timeout=20)
         client = httpx.AsyncClient(base_url=url, timeout=30)
         opened.append(client)
         return KeysApi(client, services, {})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import structlog
+
 from tests.keys.conftest import Accounts, StartKeysApi
 
 
@@ -150,3 +152,27 @@ async def test_validation_errors(keys_api: StartKeysApi, people: Accounts) -> No
     response = await api.call("POST", f"/keys/{key['id']}/revoke", "bob", json={"reason": "because"})
     assert response.status_code == 422
     assert (await api.call("GET", "/keys/not-a-uuid", "bob")).status_code == 404
+
+
+async def test_openapi_document_and_audit_trail(keys_api: StartKeysApi, people: Accounts) -> None:
+    api = await keys_api()
+    with structlog.testing.capture_logs() as events:
+        key = await api.new_key("alice")
+        issued = await api.issue("alice", key["id"])
+        await api.call("POST", f"/certificates/{issued['id']}/revoke", "alice", json={"reason": "superseded"})
+        await api.call("POST", f"/keys/{key['id']}/revoke", "alice", json={})
+    audit = {event["event"]: event for event in events if event["event"].startswith("audit_")}
+    assert {"audit_ca_created", "audit_key_created", "audit_certificate_issued"} <= set(audit)
+    assert {"audit_certificate_revoked", "audit_key_revoked"} <= set(audit)
+    assert audit["audit_key_created"]["key_id"] == key["id"]
+    assert audit["audit_certificate_revoked"]["reason"] == "superseded"
+    assert not any("wrapped_blob" in event or "blob" in event for event in audit.values())
+
+    document = (await api.client.get("/openapi.json")).json()
+    paths = document["paths"]
+    assert {"post", "put"} <= set(paths["/api/v1/keys/{key_id}/certificate"])
+    assert {"get", "post"} <= set(paths["/api/v1/keys"])
+    assert "post" in paths["/api/v1/keys/{key_id}/csr"]
+    assert "get" in paths["/api/v1/certificates"]
+    assert paths["/api/v1/keys"]["post"].get("security")
+    assert not paths["/api/v1/ca/certificate"]["get"].get("security")
