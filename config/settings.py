@@ -228,8 +228,8 @@ class CallbackSettings(Section):
     """Deliveries in flight at once per worker process."""
     max_payload_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     """Largest request body sent; a bigger one is given up at once (``payload_too_large``)."""
-    max_url_length: Annotated[int, Field(ge=16, le=8192)] = 2048
-    """Longest callback URL accepted (characters)."""
+    max_url_length: Annotated[int, Field(ge=16, le=2048)] = 2048
+    """Longest callback URL accepted (characters; 2048 is also the limit of ``operations.callback_url``)."""
     allowed_hosts: tuple[str, ...] = ()
     """Host names (exact, or ``.example.com`` for a domain and its subdomains) callbacks may target;
     empty allows any host that passes the address policy."""

@@ -72,12 +72,19 @@ class Deliverer:
 
     async def _send(self, url: str, target: CallbackTarget, body: bytes, headers: dict[str, str]) -> Outcome:
         try:
-            address = await resolve_target(target, self._settings)
+            addresses = await resolve_target(target, self._settings)
         except AddressRefusedError:
             return outcome.dead("address_refused")
         except ResolutionError as exc:
             return outcome.retry(f"dns_error_{exc}")
-        request = self._pinned_request(url, target, address, body, headers)
+        result = outcome.retry("connect_error")
+        for address in addresses:  # e.g. ::1 then 127.0.0.1: the next one only if connecting failed
+            result = await self._post(self._pinned_request(url, target, address, body, headers))
+            if result.error != "connect_error":
+                break
+        return result
+
+    async def _post(self, request: httpx.Request) -> Outcome:
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException:

@@ -195,22 +195,27 @@ class Dispatcher(Actor):
             delivery_id=str(row.id), op_id=str(row.operation_id), attempt=row.attempts, host=_host(row.url)
         )
         try:
-            result = await deliverer.attempt(row)
+            result = await self._attempt(deliverer, row, log)
+            # An answer that came back is worth recording even while stopping: unrecorded, the row
+            # would be sent again after its lease.
+            with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT_S):
+                await self._record(row, result, log)
+        finally:
+            # Only now: a wake-up before the outcome is written would find the row still leased.
+            self._in_flight -= 1
+            self._wake.set()
+
+    async def _attempt(self, deliverer: Deliverer, row: repo.DeliveryRow, log: Any) -> Outcome:
+        try:
+            return await deliverer.attempt(row)
         except Exception as exc:
             # A bug must not take the other deliveries down. No traceback: its frames hold the key.
             log.error("callback_attempt_crashed", error_type=type(exc).__name__)
-            result = Outcome(Verdict.RETRY, None, "internal_error")
+            return Outcome(Verdict.RETRY, None, "internal_error")
         except trio.Cancelled:
             with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT_S):
                 await self._hand_back(row)
             raise
-        finally:
-            self._in_flight -= 1
-            self._wake.set()  # a slot is free
-        # An answer that came back is worth recording even while stopping: unrecorded, the row would
-        # be sent again after its lease.
-        with trio.CancelScope(shield=True), trio.move_on_after(RELEASE_TIMEOUT_S):
-            await self._record(row, result, log)
 
     async def _record(self, row: repo.DeliveryRow, result: Outcome, log: Any) -> None:
         verdict, error = result.verdict, result.error or ""

@@ -23,8 +23,8 @@ class ResolutionError(Exception):
     """The host did not resolve (transient as far as the dispatcher knows)."""
 
 
-async def resolve_target(target: CallbackTarget, settings: CallbackSettings) -> IPAddress:
-    """The address to connect to; every address of the name must be allowed, or none is used."""
+async def resolve_target(target: CallbackTarget, settings: CallbackSettings) -> list[IPAddress]:
+    """The addresses to try, in resolver order; every address of the name must be allowed, or none is."""
     if target.address is not None:
         addresses = [target.address]
     else:
@@ -32,11 +32,11 @@ async def resolve_target(target: CallbackTarget, settings: CallbackSettings) -> 
             infos = await trio.socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except OSError as exc:  # socket.gaierror included
             raise ResolutionError(type(exc).__name__) from exc
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
         if not addresses:
             raise ResolutionError("no address")
     # A name with one public and one private address is refused outright: which one a client
     # would pick is not ours to predict, and an attacker would list both.
     if not all(address_allowed(address, settings) for address in addresses):
         raise AddressRefusedError(target.host)
-    return addresses[0]
+    return addresses

@@ -57,12 +57,15 @@ class Receiver:
     """Most requests of one delivery id ever in flight at once."""
     port: int = 0
     """Bound port once serving."""
+    host: str = "127.0.0.1"
+    """Bound address."""
     changed: trio.Event = field(default_factory=trio.Event)
 
     @property
     def url(self) -> str:
         """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:  # noqa: ASYNC109
         """Wait until ``count`` requests arrived; returns them."""
@@ -148,11 +151,12 @@ async def serve_receiver(
     delay_s: float = 0.0,
     port: int = 0,
     headers: Sequence[tuple[str, str]] = (),
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[Receiver]:
-    """Run a ``Receiver`` on 127.0.0.1 (``port`` 0: any free port) for the duration of the block."""
-    receiver = Receiver(statuses=list(statuses), delay_s=delay_s, extra_headers=list(headers))
+    """Run a ``Receiver`` on ``host`` (``port`` 0: any free port) for the duration of the block."""
+    receiver = Receiver(statuses=list(statuses), delay_s=delay_s, extra_headers=list(headers), host=host)
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(partial(trio.serve_tcp, receiver.handle, port, host="127.0.0.1"))
+        listeners = await nursery.start(partial(trio.serve_tcp, receiver.handle, port, host=host))
         receiver.port = listeners[0].socket.getsockname()[1]
         yield receiver
         nursery.cancel_scope.cancel()

@@ -90,9 +90,11 @@ async def test_two_failures_then_success_three_attempts_growing_delays(
     assert {r.headers["x-klyuch-delivery"] for r in got} == {str(delivery_id)}
     gaps = [got[1].at - got[0].at, got[2].at - got[1].at]
     assert planned[0] < planned[1]
+    # Never early (the lower bounds make the second gap longer than the first could be); the upper
+    # bound only has to survive a loaded machine.
     for gap, plan in zip(gaps, planned, strict=True):
-        assert plan - 0.02 <= gap <= plan + 0.5, (gaps, planned)
-    assert gaps[0] < gaps[1]
+        assert plan - 0.02 <= gap <= plan + 1.0, (gaps, planned)
+    assert gaps[1] >= planned[1] - 0.02 > FAST.backoff_base_s >= planned[0]
     assert (final.attempts, final.state, final.last_status) == (3, DeliveryState.DELIVERED, 200)
 
 
@@ -219,3 +221,11 @@ async def test_many_deliveries_share_bounded_concurrency(
     # At most 3 at once: the 4th request cannot start before the first answer (0.1 s) came back.
     assert starts[3] - starts[0] >= 0.09
     assert {r.headers["x-klyuch-delivery"] for r in receiver.received} == {str(i) for i in ids}
+
+
+async def test_ipv6_receiver(db: Database, keys: ClientCallbackKeys, client: Client) -> None:
+    async with serve_receiver(host="::1") as receiver, running_dispatcher(db, keys):
+        delivery_id = await put(db, f"{receiver.url}/cb", client.client_id)
+        (got,) = await receiver.wait_for(1)
+        await wait_row(db, delivery_id, lambda r: r.state is DeliveryState.DELIVERED)
+    assert got.headers["host"] == f"[::1]:{receiver.port}"

@@ -148,7 +148,7 @@ async def test_resolution_checks_every_address() -> None:
     target = parse_callback_url("http://localhost:9/cb", STRICT)
     with pytest.raises(AddressRefusedError):
         await resolve_target(target, STRICT)
-    assert (await resolve_target(target, LOOPBACK_OK)).is_loopback
+    assert all(address.is_loopback for address in await resolve_target(target, LOOPBACK_OK))
     literal = CallbackTarget("http", "127.0.0.1", 9, ipaddress.ip_address("127.0.0.1"))
     with pytest.raises(AddressRefusedError):
         await resolve_target(literal, STRICT)
