@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 def register(app: Quart, *, ca: CaSettings | None = None) -> None:
     """Add the keys, certificates and CA blueprints and their error answers to ``app``.
 
-    ``ca`` overrides ``settings.ca`` (tests; deployments configure the settings section). Call
-    after ``create_app`` made the services: configured trust-anchor files are imported into the
-    database once the services are up.
+    ``ca`` overrides ``settings.ca`` (tests; deployments configure the settings section). Configured
+    trust-anchor files are imported into the database once the services are up. Calling it again
+    on an app that has the blueprints only replaces the ``ca`` override.
     """
     from edge.keys import ca as ca_blueprint
     from edge.keys import rest
@@ -35,6 +35,8 @@ def register(app: Quart, *, ca: CaSettings | None = None) -> None:
 
     if ca is not None:
         app.extensions[CA_SETTINGS_KEY] = ca
+    if rest.blueprint.name in app.blueprints:
+        return
     register_keys_problem_handler(app)
     app.register_blueprint(rest.blueprint)
     app.register_blueprint(ca_blueprint.blueprint)

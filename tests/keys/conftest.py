@@ -129,11 +129,12 @@ class KeysApi:
 
 
 def build_app(settings: Settings, ca: CaSettings | None) -> Any:
-    """The app as ``create_app`` will build it once the lead wires identity and keys in."""
+    """The app as ``create_app`` builds it with identity and keys wired in (added here while it does not)."""
     app = create_app(settings)
-    install_auth(app)
-    app.register_blueprint(users.blueprint)
-    keys.register(app, ca=ca)
+    if users.blueprint.name not in app.blueprints:
+        install_auth(app)
+        app.register_blueprint(users.blueprint)
+    keys.register(app, ca=ca)  # with the blueprints already there: sets the CA override only
     return app
 
 
