@@ -43,9 +43,17 @@ def register(app: Quart, *, ca: CaSettings | None = None) -> None:
 
     @app.before_serving
     async def _import_trust_anchors() -> None:
+        # Runs in registration order: after the services only when registered after create_app's
+        # lifespan hook. ``edge.services.run_services`` is the better home for this import.
+        import structlog
+
         from actors.keys.anchors import import_trust_anchor_files
         from edge.keys.context import SERVICES_KEY, configured_ca
 
         services = app.config.get(SERVICES_KEY)
         if services is not None:
             await import_trust_anchor_files(services.db, configured_ca(services).trust_anchor_files)
+        elif app.config.get("KLYUCH_SETTINGS") is not None:
+            structlog.get_logger("edge.keys").warning(
+                "trust_anchor_files_not_imported", reason="services not up"
+            )
