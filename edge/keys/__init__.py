@@ -48,6 +48,7 @@ def register(app: Quart, *, ca: CaSettings | None = None) -> None:
         import structlog
 
         from actors.keys.anchors import import_trust_anchor_files
+        from actors.keys.settings import ca_settings
         from edge.keys.context import SERVICES_KEY, configured_ca
 
         services = app.config.get(SERVICES_KEY)
