@@ -54,7 +54,10 @@ def register(app: Quart, *, ca: CaSettings | None = None) -> None:
         services = app.config.get(SERVICES_KEY)
         if services is not None:
             await import_trust_anchor_files(services.db, configured_ca(services).trust_anchor_files)
-        elif app.config.get("KLYUCH_SETTINGS") is not None:
+            return
+        override = app.extensions.get(CA_SETTINGS_KEY)
+        section = override if override is not None else ca_settings(app.config.get("KLYUCH_SETTINGS"))
+        if section.trust_anchor_files:
             structlog.get_logger("edge.keys").warning(
                 "trust_anchor_files_not_imported", reason="services not up"
             )
