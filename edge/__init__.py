@@ -12,6 +12,9 @@ Modules:
   health       ``/healthz`` (liveness) and ``/readyz`` (readiness)
   diagnostics  ``/api/v1/echo``: the framework floor the benchmarks compare against
   logging      structlog configuration
+  auth         bearer-token guard, ``current_principal``, OAuth2 token/revoke endpoints, clients
+  users        operator endpoints to manage users (``/api/v1/users``)
+  admin_cli    ``klyuch admin``: bootstrap accounts and OAuth2 clients
   cli          the ``klyuch`` command line
   gost_cli     ``klyuch gost``: an openssl-like GOST tool over ``signing``
 """

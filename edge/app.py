@@ -6,7 +6,8 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 from config import Settings
-from edge import diagnostics, health
+from edge import diagnostics, health, users
+from edge.auth import install_auth
 from edge.problems import register_problem_handlers
 from edge.request_id import install_request_id
 from edge.services import Services, run_services
@@ -35,8 +36,10 @@ def create_app(settings: Settings, *, with_services: bool = True) -> QuartTrio:
     )
     install_request_id(app)
     register_problem_handlers(app)
+    install_auth(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(diagnostics.blueprint)
+    app.register_blueprint(users.blueprint)
     if with_services:
         _tie_services_to_lifespan(app, settings)
     return app

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         command=_config_show
     )
 
+    admin = sub.add_parser(
+        "admin", help="accounts and OAuth2 clients (see `klyuch admin --help`)", add_help=False
+    )
+    admin.set_defaults(command=_admin, passthrough=True)
+
     unit = sub.add_parser("hsm-unit", help="run one HSM unit process (started by the server)", add_help=False)
     unit.set_defaults(command=_hsm_unit, passthrough=True)
 
@@ -122,3 +127,9 @@ def _hsm_unit(_args: argparse.Namespace, rest: list[str]) -> int:
     from actors.hsm.unit import main as unit_main
 
     return unit_main(rest)
+
+
+def _admin(args: argparse.Namespace, rest: list[str]) -> int:
+    from edge.admin_cli import main as admin_main
+
+    return admin_main(rest, settings=_settings(args))

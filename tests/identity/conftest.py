@@ -93,7 +93,8 @@ def build_app(settings: Settings) -> Any:
     """The app as ``create_app`` will build it once the lead wires identity in."""
     app = create_app(settings)
     install_auth(app)
-    app.register_blueprint(users.blueprint)
+    if users.blueprint.name not in app.blueprints:  # create_app registers it now
+        app.register_blueprint(users.blueprint)
     return app
 
 
