@@ -17,6 +17,7 @@ from quart import Quart, Response
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from actors.callbacks import errors as callback_errors
 from actors.identity import errors as identity_errors
 from edge.errors import BadRequestError, EdgeError, NotReadyError
 from signing import errors as signing_errors
@@ -64,6 +65,9 @@ PROBLEMS: dict[type[Exception], Problem] = {
     identity_errors.NotOwnerError: Problem(404, "Not found"),
     identity_errors.InvalidAccountError: Problem(422, "Invalid request"),
     identity_errors.UsernameTakenError: Problem(409, "Username taken"),
+    callback_errors.CallbackError: Problem(500, "Internal error", expose_detail=False),
+    callback_errors.InvalidCallbackUrlError: Problem(422, "Invalid callback URL"),
+    callback_errors.CallbackClientRequiredError: Problem(422, "Callback needs an OAuth2 client"),
 }
 """Error class → answer; the most specific class in an error's MRO wins."""
 
