@@ -6,7 +6,7 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 from config import Settings
-from edge import diagnostics, health, users
+from edge import diagnostics, health, keys, users
 from edge.auth import install_auth
 from edge.problems import register_problem_handlers
 from edge.request_id import install_request_id
@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, with_services: bool = True) -> QuartTrio:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(diagnostics.blueprint)
     app.register_blueprint(users.blueprint)
+    keys.register(app)
     if with_services:
         _tie_services_to_lifespan(app, settings)
     return app

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from actors.callbacks import errors as callback_errors
 from actors.identity import errors as identity_errors
+from actors.keys import errors as keys_errors
 from edge.errors import BadRequestError, EdgeError, NotReadyError
 from signing import errors as signing_errors
 from storage import errors as storage_errors
@@ -68,6 +69,20 @@ PROBLEMS: dict[type[Exception], Problem] = {
     callback_errors.CallbackError: Problem(500, "Internal error", expose_detail=False),
     callback_errors.InvalidCallbackUrlError: Problem(422, "Invalid callback URL"),
     callback_errors.CallbackClientRequiredError: Problem(422, "Callback needs an OAuth2 client"),
+    keys_errors.KeysError: Problem(500, "Internal error", expose_detail=False),
+    keys_errors.KeyNotFoundError: Problem(404, "Not found"),
+    keys_errors.CertificateNotFoundError: Problem(404, "Not found"),
+    keys_errors.NoDefaultCertificateError: Problem(409, "No default certificate"),
+    keys_errors.KeyRevokedError: Problem(409, "Key revoked"),
+    keys_errors.CertificateRevokedError: Problem(409, "Certificate revoked"),
+    keys_errors.CertificateNotValidNowError: Problem(422, "Certificate not valid now"),
+    keys_errors.InvalidKeyRequestError: Problem(422, "Invalid request"),
+    keys_errors.CertificateMismatchError: Problem(422, "Certificate does not match the key"),
+    keys_errors.UntrustedCertificateError: Problem(422, "Certificate not trusted"),
+    keys_errors.DuplicateCertificateError: Problem(409, "Certificate already stored"),
+    keys_errors.AutoIssueDisabledError: Problem(403, "Issuing disabled"),
+    keys_errors.NoUserAccountError: Problem(403, "No user account"),
+    keys_errors.KeyStoreUnavailableError: Problem(503, "HSM unavailable"),
 }
 """Error class → answer; the most specific class in an error's MRO wins."""
 
@@ -154,4 +169,7 @@ async def _any_exception(exc: Exception) -> Response:
             500, "Internal error", "the server failed; see its log", code="internal_error"
         )
     detail = str(exc) if problem.expose_detail else "the server failed; see its log"
-    return problem_response(problem.status, problem.title, detail, code=code)
+    response = problem_response(problem.status, problem.title, detail, code=code)
+    if problem.status == 503:
+        response.headers["Retry-After"] = "1"  # unavailable dependencies (database, HSM) come back quickly
+    return response

@@ -1,11 +1,10 @@
-"""Keys and certificates at the edge: REST blueprints and their error answers.
+"""Keys and certificates at the edge: REST blueprints.
 
 Modules:
   rest      ``/api/v1/keys`` and ``/api/v1/certificates``: create, list, CSR, issue, upload, defaults,
             revocation
   ca        ``GET /api/v1/ca/certificate`` (public): the built-in CA's certificate, PEM or DER
   models    the JSON shapes (pydantic → OpenAPI)
-  problems  ``actors.keys`` errors → problem+json
   context   ``get_key_service()``: the worker's ``KeyService`` (made from ``Services``)
 
 The domain lives in ``actors.keys``; storage in ``storage.repos.keys``.
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(app: Quart, *, ca: CaSettings | None = None) -> None:
-    """Add the keys, certificates and CA blueprints and their error answers to ``app``.
+    """Add the keys, certificates and CA blueprints to ``app`` (errors answer through ``edge.problems``).
 
     ``ca`` overrides ``settings.ca`` (tests; deployments configure the settings section). Configured
     trust-anchor files are imported into the database once the services are up. Calling it again
@@ -31,13 +30,11 @@ def register(app: Quart, *, ca: CaSettings | None = None) -> None:
     from edge.keys import ca as ca_blueprint
     from edge.keys import rest
     from edge.keys.context import CA_SETTINGS_KEY
-    from edge.keys.problems import register_keys_problem_handler
 
     if ca is not None:
         app.extensions[CA_SETTINGS_KEY] = ca
     if rest.blueprint.name in app.blueprints:
         return
-    register_keys_problem_handler(app)
     app.register_blueprint(rest.blueprint)
     app.register_blueprint(ca_blueprint.blueprint)
 
