@@ -56,6 +56,8 @@ class Fresh:
     """The planned items (digests, contents, previews)."""
     material: SigningMaterial | None
     """The checked signing material (None: load it at execution; device operations re-check)."""
+    has_contents: bool
+    """Whether ``items`` still hold the documents (else an attached signature re-reads them)."""
 
 
 class PendingOperation(Actor):
@@ -247,9 +249,9 @@ class PendingOperation(Actor):
         )
 
     async def _exec_items(self, row: OperationRow) -> Sequence[ExecItem]:
-        if self._fresh is not None:
-            return [ExecItem(item.idx, item.digest, item.content) for item in self._fresh.items]
         attached = row.format == Format.CADES_BES and not row.detached
+        if self._fresh is not None and (self._fresh.has_contents or not attached):
+            return [ExecItem(item.idx, item.digest, item.content) for item in self._fresh.items]
         load = partial(units.load_for_execution, documents=attached)
         stored, documents = await self._deps.db.run_readonly(load, row.id)
         return [ExecItem(item.idx, item.digest, documents.get(item.idx)) for item in stored]

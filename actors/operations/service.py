@@ -151,11 +151,10 @@ class OperationsService:
         if synchronous:
             self._deps.completions.expect(row.id)
         if policy is Policy.NONE:
-            fresh = Fresh(items=tuple(planned), material=material)
+            fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
         else:  # contents are re-read at execution (stored when needed); memory holds no documents
-            fresh = Fresh(
-                items=tuple(dataclasses.replace(item, content=None) for item in planned), material=None
-            )
+            stripped = tuple(dataclasses.replace(item, content=None) for item in planned)
+            fresh = Fresh(items=stripped, material=None, has_contents=False)
         try:
             await self._start_actor(row, fresh=fresh)
         except ActorError as exc:  # stored and leased: the keeper claims it once the lease lapses
