@@ -3,7 +3,7 @@
 Module map::
 
     actors.hsmpool
-     ├─ errors ........ the pool's branches of the HSM error tree (UnknownKeyDomainError,
+     ├─ errors ........ the pool's branches of the HSM error tree (UnknownKeyDomainError, HsmBusyError,
      │                  KeyGenerationOutcomeUnknownError); HsmUnavailableError is re-exported
      ├─ messages ...... HsmKey / HsmKeyInfo (how callers name keys), UnitState, UnitStatus,
      │                  the UnitClient's messages (GetUnitStatus, RestartUnit)
@@ -17,7 +17,7 @@ Module map::
      │                  kill → backoff → restart; offline instead of crash-looping
      ├─ supervisor .... HsmSupervisor: the runtime's OTP supervisor over the UnitClients
      ├─ balancer ...... Balancer: least-loaded healthy unit per key domain, retries elsewhere,
-     │                  fail fast with HsmUnavailableError
+     │                  fail fast with HsmUnavailableError, shed load with HsmBusyError
      └─ pool .......... open_hsm_pool(): plans + supervisor + balancer for one worker process
 
 Actor tree (inside one worker process)::
@@ -30,6 +30,7 @@ Actor tree (inside one worker process)::
 
 from actors.hsmpool.balancer import Balancer
 from actors.hsmpool.errors import (
+    HsmBusyError,
     HsmUnavailableError,
     KeyGenerationOutcomeUnknownError,
     UnknownKeyDomainError,
@@ -47,6 +48,7 @@ __all__ = [
     "SOFT_DOMAIN",
     "Balancer",
     "GetUnitStatus",
+    "HsmBusyError",
     "HsmKey",
     "HsmKeyInfo",
     "HsmSupervisor",

@@ -21,7 +21,9 @@ side effects, so they are always retried. Key generation:
   no slot, unit stopping) are retried; otherwise :class:`KeyGenerationOutcomeUnknownError`.
 
 No healthy unit (left): :class:`HsmUnavailableError` (code ``hsm_unavailable``) at once — requests
-fail fast instead of waiting for a restart, and succeed again as soon as a unit is back.
+fail fast instead of waiting for a restart, and succeed again as soon as a unit is back. Every healthy
+unit already holding ``max_in_flight_items`` items: :class:`HsmBusyError` at once (load shedding: a
+queue longer than that would only turn into call timeouts, and timeouts into needless restarts).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import trio
 from actors.hsm.client import UnitConnection
 from actors.hsm.errors import HsmError, HsmUnavailableError, NoSlotError, UnitStoppingError
 from actors.hsm.protocol import KeyAlgorithm, KeyInfo
-from actors.hsmpool.errors import KeyGenerationOutcomeUnknownError, UnknownKeyDomainError
+from actors.hsmpool.errors import HsmBusyError, KeyGenerationOutcomeUnknownError, UnknownKeyDomainError
 from actors.hsmpool.handle import NotSentError, StateChanges, UnitHandle
 from actors.hsmpool.messages import HsmKey, HsmKeyInfo, UnitState, UnitStatus
 from actors.hsmpool.metrics import PoolCounters
@@ -56,6 +58,7 @@ class Balancer:
         changes: StateChanges | None = None,
         max_attempts: int = 3,
         max_digests_per_call: int = 1000,
+        max_in_flight_items: int = 4096,
     ) -> None:
         """``changes``: the notifier the handles pulse (lets :meth:`wait_ready` sleep until one does)."""
         self._handles = tuple(handles)
@@ -65,6 +68,7 @@ class Balancer:
             self._by_domain[handle.domain] = (*self._by_domain.get(handle.domain, ()), handle)
         self._max_attempts = max_attempts
         self._chunk = max_digests_per_call
+        self._limit = max_in_flight_items
         self._turn = itertools.count()
         self.counters = PoolCounters()
         """Requests, retries and failures of the pool."""
@@ -150,21 +154,28 @@ class Balancer:
     async def sign_digests(
         self, key: HsmKey, digests: Sequence[bytes], *, op_id: str | None = None
     ) -> list[bytes]:
-        """Sign several digests with one key; batches over ``max_digests_per_call`` are split and
-        the parts spread over the healthy units at once. Signatures come back in order."""
+        """Sign several digests with one key; signatures come back in order.
+
+        Batches over ``max_digests_per_call`` are split; the parts run side by side, one per healthy
+        unit at a time.
+        """
         if len(digests) <= self._chunk:
             return await self._sign_chunk(key, digests, op_id)
         chunks = [digests[start : start + self._chunk] for start in range(0, len(digests), self._chunk)]
         results: list[list[bytes]] = [[] for _ in chunks]
         failures: list[BaseException] = []
+        # One part per healthy unit at a time: spread, but never crowd out other requests (or hit
+        # the in-flight limit with this request's own parts).
+        limiter = trio.CapacityLimiter(max(1, self.healthy_count(key.domain)))
         async with trio.open_nursery() as nursery:
 
             async def part(index: int) -> None:
-                try:
-                    results[index] = await self._sign_chunk(key, chunks[index], op_id)
-                except HsmError as exc:  # one failure fails the batch: stop the other parts
-                    failures.append(exc)
-                    nursery.cancel_scope.cancel()
+                async with limiter:
+                    try:
+                        results[index] = await self._sign_chunk(key, chunks[index], op_id)
+                    except HsmError as exc:  # one failure fails the batch: stop the other parts
+                        failures.append(exc)
+                        nursery.cancel_scope.cancel()
 
             for index in range(len(chunks)):
                 nursery.start_soon(part, index)
@@ -233,18 +244,25 @@ class Balancer:
             raise UnknownKeyDomainError(domain, self.domains)
         return handles
 
-    def _pick(self, handles: tuple[UnitHandle, ...], tried: list[UnitHandle]) -> UnitHandle | None:
+    def _pick(
+        self, handles: tuple[UnitHandle, ...], tried: list[UnitHandle], items: int
+    ) -> UnitHandle | None:
+        """The least-loaded healthy untried unit with room for ``items``; :class:`HsmBusyError` if
+        there are healthy untried units but none has room."""
         count = len(handles)
         start = next(self._turn) % count
         best: UnitHandle | None = None
+        full = False
         for offset in range(count):
             handle = handles[(start + offset) % count]
-            if (
-                handle.routable
-                and handle not in tried
-                and (best is None or handle.outstanding_items < best.outstanding_items)
-            ):
+            if not handle.routable or handle in tried:
+                continue
+            if not handle.can_take(items, self._limit):
+                full = True
+            elif best is None or handle.outstanding_items < best.outstanding_items:
                 best = handle
+        if best is None and full:
+            raise HsmBusyError(f"every healthy HSM unit has {self._limit} items in flight")
         return best
 
     async def _run(
@@ -262,7 +280,11 @@ class Balancer:
         tried: list[UnitHandle] = []
         last: HsmError | None = None
         while len(tried) < self._max_attempts:
-            handle = self._pick(handles, tried)
+            try:
+                handle = self._pick(handles, tried, items)
+            except HsmBusyError:
+                counters.failures[HsmBusyError.code] += 1
+                raise
             if handle is None:
                 break
             if tried:

@@ -91,6 +91,8 @@ class UnitHandle:
         """Items (digests; 1 for other calls) in flight: the load the balancer compares."""
         self.timeouts_in_a_row = 0
         """Calls that timed out since the last one that succeeded (a wedged unit that still pings)."""
+        self.last_progress = 0.0
+        """trio time of the last answer from the unit (a reply to a call or a ping): busy is not hung."""
         self.counters = UnitCounters(window)
         """Operations, items, errors and latency."""
         self._up_since = 0.0
@@ -133,6 +135,7 @@ class UnitHandle:
             self.outstanding_items -= items
         self.counters.record(operation, items, time.perf_counter() - started, None)
         self.timeouts_in_a_row = 0
+        self.last_progress = trio.current_time()
         return result
 
     def _after_failure(self, error: HsmError, connection: UnitConnection) -> None:
@@ -159,7 +162,7 @@ class UnitHandle:
         self.connection = connection
         self.pid = pid
         self.timeouts_in_a_row = 0
-        self._up_since = trio.current_time()
+        self._up_since = self.last_progress = trio.current_time()
         self._probe = trio.Event()
         self._set(UnitState.HEALTHY)
 
@@ -168,8 +171,18 @@ class UnitHandle:
         self.connection = None
         self._set(UnitState.RESTARTING)
 
+    def can_take(self, items: int, limit: int) -> bool:
+        """True if ``items`` more fit under ``limit`` items in flight (an idle unit takes any batch)."""
+        return self.outstanding_items == 0 or self.outstanding_items + items <= limit
+
+    def on_busy(self) -> None:
+        """A probe timed out but calls are still being answered: the unit is overloaded, not hung."""
+        if self.state is UnitState.SUSPECT and self.connection is not None:
+            self._set(UnitState.HEALTHY)
+
     def on_health(self, report: HealthReport) -> None:
         """A health answer: routable unless the unit has no live slot."""
+        self.last_progress = trio.current_time()
         if self.connection is None:
             return
         if report.status == "failing":

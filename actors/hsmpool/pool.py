@@ -63,6 +63,7 @@ async def open_hsm_pool(
             changes=changes,
             max_attempts=hsm.max_attempts,
             max_digests_per_call=hsm.max_digests_per_call,
+            max_in_flight_items=hsm.max_in_flight_items,
         )
         async with trio.open_nursery() as nursery:
             supervisor = await system.spawn(nursery, HsmSupervisor(pool_id, plans, handles, hsm), id=pool_id)

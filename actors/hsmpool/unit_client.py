@@ -7,7 +7,9 @@ One incarnation of the actor runs a *life loop* as a background task::
 
 A unit counts as dead when its process exits (a pidfd wakes us at once), its connection breaks,
 ``health_misses`` pings in a row go unanswered, a ping fails right after a call timed out (the
-Balancer marks the unit *suspect* and wakes us), or ``health_misses`` calls in a row time out while
+Balancer marks the unit *suspect* and wakes us) — in both cases only if nothing at all came back
+from the unit while the ping waited: a unit still answering calls is busy, not hung, and killing it
+would throw its work onto its siblings and cascade — or ``health_misses`` calls in a row time out while
 pings still answer (a wedged slot). A hung process (SIGSTOP, a stuck native call) is killed with
 SIGKILL before the replacement starts: it still holds the socket path the new one must bind.
 
@@ -199,12 +201,22 @@ class UnitClient(Actor):
     async def _watch_health(self, connection: UnitConnection, process: UnitProcess) -> str:
         hsm, handle = self._hsm, self._handle
         misses = 0
+        silent_since = 0.0  # when the first unanswered ping of the current streak was sent
         while True:
             await handle.wait_probe(hsm.health_interval_s)
             after_failed_call = handle.state is UnitState.SUSPECT
+            sent = trio.current_time()
             try:
                 report = await connection.health(timeout=hsm.health_timeout_s)
             except UnitTimeoutError:
+                if misses == 0:
+                    silent_since = sent
+                if handle.last_progress >= silent_since:
+                    # Calls were answered while the pings waited: overloaded, not hung. Killing it
+                    # would throw its work onto the other units and cascade.
+                    misses = 0
+                    handle.on_busy()
+                    continue
                 misses += 1
                 if after_failed_call or misses >= hsm.health_misses:
                     return f"hung: {misses} health ping(s) unanswered within {hsm.health_timeout_s} s"

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 from actors.hsm.protocol import KeyAlgorithm
 from actors.hsmpool import (
     Balancer,
+    HsmBusyError,
     HsmUnavailableError,
     KeyGenerationOutcomeUnknownError,
     RestartUnit,
@@ -242,3 +243,42 @@ async def test_a_lost_pkcs11_key_generation_is_not_retried(
                 os.kill(victim, signal.SIGKILL)
     assert sorted(outcomes) == ["hsm_generate_outcome_unknown", "ok"]
     assert not hsm.counters.retries.get("generate_key")
+
+
+async def test_a_busy_unit_whose_pings_time_out_is_not_killed(pool: OpenPool, fast_hsm: MakeSettings) -> None:
+    # Pings get 0.3 ms: under this load they miss it (the event loop and the unit are busy), but
+    # replies keep coming. A pool that took that for a hang would kill the unit again and again.
+    settings = fast_hsm(soft_units=1, health_timeout_s=0.0003, health_interval_s=0.01, health_misses=2)
+    async with pool(settings) as hsm:
+        key = (await hsm.generate_key(*GOST)).key
+        load = SigningLoad(hsm, key, callers=256)
+        async with trio.open_nursery() as nursery:
+            for _ in range(load.callers):
+                nursery.start_soon(load.caller)
+            await trio.sleep(1.5)
+            nursery.cancel_scope.cancel()
+        unit = hsm.units()[0]
+    assert load.failed == 0, load.failures[:3]
+    assert load.ok > 1000
+    assert unit.restarts == 0, unit.last_error
+
+
+async def test_requests_beyond_the_in_flight_limit_are_shed_at_once(
+    pool: OpenPool, fast_hsm: MakeSettings
+) -> None:
+    async with pool(fast_hsm(max_in_flight_items=4)) as hsm:
+        key = (await hsm.generate_key(*GOST)).key
+        load = SigningLoad(hsm, key, callers=32)
+        async with trio.open_nursery() as nursery:
+            for _ in range(load.callers):
+                nursery.start_soon(load.caller)
+            await load.wait_for_successes(500)
+            await wait_until(lambda: load.failed >= 50, what="shed requests")
+            nursery.cancel_scope.cancel()
+        many = await hsm.sign_digests(key, [os.urandom(32)] * 20)  # an idle unit takes any batch
+        units = hsm.units()
+    assert {type(error) for error, _ in load.failures} == {HsmBusyError}
+    assert max(seconds for _, seconds in load.failures) < 0.1
+    assert hsm.counters.failures["hsm_busy"] == load.failed
+    assert all(unit.restarts == 0 and unit.state is UnitState.HEALTHY for unit in units)
+    assert len(many) == 20
