@@ -31,7 +31,11 @@ from dataclasses import dataclass, field
 import structlog
 import trio
 
+from actors.callbacks import ClientCallbackKeys, open_callbacks
 from actors.hsmpool import Balancer, open_hsm_pool
+from actors.identity.server_secret import Sealer, load_server_secret
+from actors.keys.anchors import import_trust_anchor_files
+from actors.keys.service import KeyService
 from actors.runtime import ActorSystem
 from config import Settings
 from storage import Database, open_database
@@ -51,6 +55,8 @@ class Services:
     """The worker's actor system."""
     hsm: Balancer
     """The worker's HSM pool: sign, generate keys, agree, unwrap (``actors.hsmpool.Balancer``)."""
+    keys: KeyService
+    """Users' keys and certificates and the built-in CA (``actors.keys``)."""
     _stop: trio.Event = field(default_factory=trio.Event)
     _stopped: trio.Event = field(default_factory=trio.Event)
 
@@ -74,8 +80,16 @@ async def run_services(
             log_level=settings.logging.level,
             log_format=settings.logging.format,
         ) as hsm,
+        open_callbacks(
+            settings.callbacks,
+            system=system,
+            db=db,
+            keys=ClientCallbackKeys(db, Sealer(load_server_secret(settings))),
+        ),
     ):
-        services = Services(settings=settings, db=db, actors=system, hsm=hsm)
+        await import_trust_anchor_files(db, settings.ca.trust_anchor_files)
+        keys = KeyService(db, hsm, settings.ca)
+        services = Services(settings=settings, db=db, actors=system, hsm=hsm, keys=keys)
         log.info("services_started", hsm_units=len(hsm.units()))
         task_status.started(services)
         try:

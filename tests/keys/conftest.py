@@ -30,9 +30,7 @@ from actors.identity.accounts import NewAccount
 from actors.identity.principal import Role
 from actors.keys.settings import CaSettings
 from config.settings import HsmSettings, SecuritySettings, Settings
-from edge import keys, users
 from edge.app import SERVICES_KEY, create_app
-from edge.auth import install_auth
 from edge.services import Services
 from storage import Database
 from tests.actors.hsmpool.conftest import softhsm  # noqa: F401 - the fixture, made visible here
@@ -129,13 +127,8 @@ class KeysApi:
 
 
 def build_app(settings: Settings, ca: CaSettings | None) -> Any:
-    """The app as ``create_app`` builds it with identity and keys wired in (added here while it does not)."""
-    app = create_app(settings)
-    if users.blueprint.name not in app.blueprints:
-        install_auth(app)
-        app.register_blueprint(users.blueprint)
-    keys.register(app, ca=ca)  # with the blueprints already there: sets the CA override only
-    return app
+    """The app as ``create_app`` builds it, with ``ca`` as the CA section when given."""
+    return create_app(settings if ca is None else settings.model_copy(update={"ca": ca}))
 
 
 @pytest.fixture
