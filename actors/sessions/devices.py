@@ -33,7 +33,7 @@ from actors.sessions.sealing import SecretSealer
 from storage import Database
 from storage.database import Connection
 from storage.repos import devices as repo
-from storage.repos.devices import DeviceRow, DeviceStatus
+from storage.repos.devices import DeviceRow, DeviceSecretRow, DeviceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +103,7 @@ class DeviceDirectory:
 
     async def enrolment_secret(self, device_id: UUID) -> tuple[DeviceRow, bytes]:
         """The secret of a pending device (to draw its QR code again); ``EnrolmentClosedError`` after."""
-        row = await self._db.run_readonly(repo.get_device_secret, device_id)
-        device = await self.get(device_id)
+        device, row = await self._db.run_readonly(_enrolment_unit, device_id)
         if row is None or row.status is not DeviceStatus.PENDING:
             raise EnrolmentClosedError("the enrolment code is shown only until the device first connects")
         return device, self._sealer.open(device_id, row.secret_sealed)
@@ -170,6 +169,10 @@ class DeviceDirectory:
     async def disconnected(self, device_id: UUID) -> None:
         """Record the end of a connection (``last_seen_at``)."""
         await self._db.run(repo.touch_device, device_id)
+
+
+async def _enrolment_unit(conn: Connection, device_id: UUID) -> tuple[DeviceRow, DeviceSecretRow | None]:
+    return await repo.get_device(conn, device_id), await repo.get_device_secret(conn, device_id)
 
 
 async def _authenticated_unit(conn: Connection, device_id: UUID, user_id: UUID, node_id: UUID) -> int | None:

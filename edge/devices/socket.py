@@ -26,7 +26,7 @@ from quart import Blueprint, websocket
 
 from actors.errors import ActorStoppedError
 from actors.runtime import ActorRef
-from actors.sessions import Challenged, DeviceConnection, Outgoing, SessionHub
+from actors.sessions import Authenticated, Challenged, DeviceConnection, Outgoing, SessionHub
 from actors.sessions.crypto import new_nonce
 from actors.sessions.errors import (
     AuthTimeoutError,
@@ -94,13 +94,13 @@ class DeviceChannel:
 
     # -- handshake ---------------------------------------------------------------------------------
 
-    async def _handshake(self) -> Any:
+    async def _handshake(self) -> Authenticated:
         with trio.move_on_after(self._options.auth_timeout_s):
-            hello = await self._expect(wire.Hello)
+            hello = await self._expect(wire.Hello, "hello")
             device: Challenged = await self._hub.devices.challenge(hello.device_id)
             server_nonce = new_nonce()
             await self._send(wire.challenge(server_nonce))
-            answer = await self._expect(wire.Auth)
+            answer = await self._expect(wire.Auth, "auth")
             authenticated = await self._hub.devices.authenticate(
                 device,
                 server_nonce=server_nonce,
@@ -118,10 +118,10 @@ class DeviceChannel:
             return authenticated
         raise AuthTimeoutError("hello and auth must arrive within the authentication timeout")
 
-    async def _expect(self, kind: type[wire.Hello] | type[wire.Auth]) -> Any:
+    async def _expect(self, kind: type[wire.Hello] | type[wire.Auth], name: str) -> Any:
         message = wire_parse(await self._receive())
         if not isinstance(message, kind):
-            raise BadMessageError(f"expected a {kind.model_fields['type'].annotation} message")
+            raise BadMessageError(f"expected a {name} message, got {message.type}")
         return message
 
     # -- serving -----------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class DeviceChannel:
                 await self._send(wire.error(reason))
                 async with self._send_lock:
                     await self._ws.close(code, reason.code)
-            except (_Closed, Exception):  # the peer may be gone already: closing is best effort
+            except Exception:  # the peer may be gone already: closing is best effort
                 pass
         self._closed = True
 

@@ -91,6 +91,8 @@ class OpsBook:
     def __init__(self) -> None:
         self.ops: dict[UUID, BookedOp] = {}
         self.decisions: list[DeviceDecision] = []
+        self.lookups = 0
+        """Calls of ``awaiting`` (a session asks on every new connection and after a resync)."""
 
     def create(self, user_id: UUID, *, items: int = 1, ttl_s: float = 60.0) -> OperationNotice:
         """A new operation awaiting confirmation."""
@@ -126,6 +128,7 @@ class OpsBook:
 
     async def awaiting(self, user_id: UUID) -> Sequence[OperationNotice]:
         """Operations of ``user_id`` still awaiting a decision."""
+        self.lookups += 1
         now = datetime.now(UTC)
         return [
             op.notice

@@ -13,7 +13,17 @@ from actors.sessions import Decision, SessionOptions, start_sessions
 from config.settings import Settings
 from edge.device_cli.client import DeviceClient
 from storage import Database
-from tests.devices.conftest import TEST_OPTIONS, OpsBook, Person, StartWorker, Worker, enrol, expect, on
+from tests.devices.conftest import (
+    TEST_OPTIONS,
+    OpsBook,
+    Person,
+    StartWorker,
+    Worker,
+    enrol,
+    expect,
+    on,
+    wait_until,
+)
 from tests.devices.test_channel import closed_with, pong
 
 
@@ -123,3 +133,32 @@ async def test_a_gone_owner_answers_unavailable_and_the_device_may_retry(
         assert (await client.decide(again, Decision.CONFIRM))["status"] == "accepted"
     assert owner_book.decisions == []
     assert [d.op_id for d in one.book.decisions] == [notice.op_id]
+
+
+async def test_relay_listens_again_after_its_connection_is_lost(
+    start_worker: StartWorker, make_person: Any, db: Database
+) -> None:
+    one, two, alice = await two_workers(start_worker, make_person)
+    state, _ = await enrol(one, alice)
+    async with DeviceClient.connect(on(one, state)) as client:
+        await pong(client)
+        lookups = one.book.lookups
+        killed = await db.run(_kill_listen_connections)
+        assert killed == 2  # one per worker
+        # The relays crash, are restarted by their supervisor, LISTEN again, then make each session
+        # re-read what it may have missed (one more lookup in worker one).
+        await wait_until(lambda: one.book.lookups > lookups, within=10)
+        notice = two.book.create(alice.id)
+        await two.hub.push(notice)
+        shown = await client.next_operation()
+        assert shown.op_id == notice.op_id
+        assert (await client.decide(shown, Decision.CONFIRM))["status"] == "accepted"
+    assert [d.op_id for d in two.book.decisions] == [notice.op_id]
+
+
+async def _kill_listen_connections(conn: Any) -> int:
+    count: int = await conn.fetchval(
+        """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+           WHERE application_name = 'klyuch-listen' AND datname = current_database()"""
+    )
+    return count

@@ -1,0 +1,84 @@
+"""Cross-worker signals and stored notices: round trips, sizes, and refusal of anything else."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from actors.sessions import signals
+from actors.sessions.codec import dumps_notice, loads_notice
+from actors.sessions.protocol import Decision, NoticeItem, OperationNotice, OutcomeStatus
+
+
+def _all_signals() -> list[signals.Signal]:
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    return [
+        signals.Pushed(a, b, c),
+        signals.Withdrawn(a, b, c),
+        signals.Withdrawn(a, None, c),
+        signals.Authenticated(a, b, 7, c),
+        signals.Revoked(a, b),
+        signals.DecideCall(a, b, c, uuid.uuid4(), Decision.DECLINE, uuid.uuid4()),
+        signals.OutcomeReply(a, OutcomeStatus.ALREADY_DECIDED),
+    ]
+
+
+@pytest.mark.parametrize("signal", _all_signals(), ids=lambda s: type(s).__name__)
+def test_signals_round_trip_and_stay_small(signal: signals.Signal) -> None:
+    payload = signals.encode(signal)
+    assert signals.decode(payload) == signal
+    assert len(payload) < 300, "NOTIFY payloads carry ids only"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["", "[]", "{}", '{"k": "push"}', '{"k": "nope"}', '{"k": "outcome", "c": "x", "s": "accepted"}'],
+)
+def test_anything_else_is_refused(payload: str) -> None:
+    with pytest.raises(ValueError, match="signal"):
+        signals.decode(payload)
+
+
+def test_node_channels_are_valid_identifiers() -> None:
+    channel = signals.node_channel(uuid.uuid4())
+    assert channel.isidentifier()
+    assert len(channel) < 64
+
+
+def test_notices_round_trip() -> None:
+    now = datetime.now(UTC)
+    notice = OperationNotice(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        (NoticeItem("Договор №7.pdf", "ab" * 32, "streebog256", "Предпросмотр"),),
+        now,
+        now + timedelta(minutes=5),
+    )
+    assert loads_notice(dumps_notice(notice)) == notice
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", ""),
+        ("digest_hex", "AB" * 32),
+        ("digest_hex", "zz"),
+        ("digest_algorithm", "ы"),
+        ("preview_text", "x" * 2001),
+    ],
+)
+def test_items_are_validated(field: str, value: str) -> None:
+    fields = {"name": "a", "digest_hex": "ab" * 32, "digest_algorithm": "streebog256", "preview_text": ""}
+    with pytest.raises(ValueError):  # noqa: PT011 - every field's message differs
+        NoticeItem(**{**fields, field: value})
+
+
+def test_notices_need_items_and_aware_times() -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(ValueError, match="items"):
+        OperationNotice(uuid.uuid4(), uuid.uuid4(), (), now, now)
+    item = NoticeItem("a", "ab" * 32, "streebog256", "")
+    with pytest.raises(ValueError, match="timezone"):
+        OperationNotice(uuid.uuid4(), uuid.uuid4(), (item,), datetime.now(), now)
