@@ -11,6 +11,7 @@ Modules:
   request_id   a request id per request, bound into structlog's context and echoed in a header
   health       ``/healthz`` (liveness) and ``/readyz`` (readiness)
   diagnostics  ``/api/v1/echo``: the framework floor the benchmarks compare against
+  metrics      ``/metrics``: per-unit HSM metrics as JSON or Prometheus text
   logging      structlog configuration
   auth         bearer-token guard, ``current_principal``, OAuth2 token/revoke endpoints, clients
   users        operator endpoints to manage users (``/api/v1/users``)

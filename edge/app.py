@@ -6,7 +6,7 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 from config import Settings
-from edge import diagnostics, health, keys, users
+from edge import diagnostics, health, keys, metrics, users
 from edge.auth import install_auth
 from edge.problems import register_problem_handlers
 from edge.request_id import install_request_id
@@ -39,6 +39,7 @@ def create_app(settings: Settings, *, with_services: bool = True) -> QuartTrio:
     install_auth(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(diagnostics.blueprint)
+    app.register_blueprint(metrics.blueprint)
     app.register_blueprint(users.blueprint)
     keys.register(app)
     if with_services:

@@ -18,6 +18,7 @@ from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from actors.callbacks import errors as callback_errors
+from actors.hsm import errors as hsm_errors
 from actors.identity import errors as identity_errors
 from actors.keys import errors as keys_errors
 from edge.errors import BadRequestError, EdgeError, NotReadyError
@@ -69,6 +70,9 @@ PROBLEMS: dict[type[Exception], Problem] = {
     callback_errors.CallbackError: Problem(500, "Internal error", expose_detail=False),
     callback_errors.InvalidCallbackUrlError: Problem(422, "Invalid callback URL"),
     callback_errors.CallbackClientRequiredError: Problem(422, "Callback needs an OAuth2 client"),
+    hsm_errors.HsmError: Problem(500, "HSM failure", expose_detail=False),
+    hsm_errors.HsmRequestError: Problem(422, "Invalid HSM request"),
+    hsm_errors.HsmUnavailableError: Problem(503, "HSM unavailable", expose_detail=False),
     keys_errors.KeysError: Problem(500, "Internal error", expose_detail=False),
     keys_errors.KeyNotFoundError: Problem(404, "Not found"),
     keys_errors.CertificateNotFoundError: Problem(404, "Not found"),

@@ -18,7 +18,6 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from config.settings import HsmSettings, Settings
-from edge import metrics
 from edge.app import create_app
 
 from .conftest import FAST
@@ -29,8 +28,6 @@ async def base_url(pg_settings: Settings, nursery: trio.Nursery) -> AsyncIterato
     # Slow first restart: leaves time to see /readyz answer 503 while both units are down.
     hsm = HsmSettings(**{**FAST, "restart_backoff_initial_s": 1.5, "restart_backoff_cap_s": 1.5})
     app = create_app(pg_settings.model_copy(update={"hsm": hsm}))
-    if "metrics" not in app.blueprints:  # until edge.app registers it
-        app.register_blueprint(metrics.blueprint)
     config = HypercornConfig()
     config.bind = ["127.0.0.1:0"]
     config.accesslog = None
