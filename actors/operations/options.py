@@ -8,10 +8,10 @@ then the defaults here apply.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from config.settings import Settings
+from config.settings import CallbackSettings, Settings
 
 NoConfirmationFor = Literal["nobody", "clients", "everyone"]
 """Who may sign without a device confirmation (see ``actors.operations.policy``)."""
@@ -54,6 +54,8 @@ class OperationsOptions:
     """Documents larger than this (in all) are hashed in a worker thread (hashlib releases the GIL)."""
     verify_results: bool = True
     """Check every signature with the certificate's key before storing it (catches a faulty HSM)."""
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    """The policy ``callback_url`` must pass (``settings.callbacks``)."""
 
     def __post_init__(self) -> None:
         positive = ("ttl_s", "result_ttl_s", "lease_s", "claim_interval_s", "sweep_interval_s", "sync_wait_s")
@@ -81,6 +83,7 @@ class OperationsOptions:
             "max_items": limits.max_batch_items,
             "max_document_bytes": limits.max_document_bytes,
             "sync_wait_s": max(1.0, limits.request_timeout_s / 2),
+            "callbacks": settings.callbacks,
         }
         section = getattr(settings, "operations", None)
         if section is not None:

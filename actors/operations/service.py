@@ -33,6 +33,7 @@ from uuid import UUID
 import structlog
 import trio
 
+from actors.callbacks import require_callback_client, validate_callback_url
 from actors.errors import ActorError
 from actors.hsmpool import Balancer
 from actors.keys.material import load_signing_material
@@ -105,12 +106,16 @@ class OperationsService:
     async def create(self, requester: Requester, request: SignRequest) -> OperationView:
         """Check, store and start a signing operation; its view as created (items without results).
 
-        Raises ``ConfirmationRequiredError``, ``InvalidOperationError`` and the ``actors.keys`` errors
-        of ``load_signing_material`` (unknown, revoked or expired certificate).
+        Raises ``ConfirmationRequiredError``, ``InvalidOperationError``, the ``actors.callbacks``
+        request-time errors (a refused ``callback_url``, no client to sign callbacks) and the
+        ``actors.keys`` errors of ``load_signing_material`` (unknown, revoked or expired certificate).
         """
         options = self._deps.options
         policy = choose_policy(options.no_confirmation_for, requester, request.confirmation)
         check_request(request, options)
+        if request.callback_url is not None:  # asynchronous mode: signed with the client's secret
+            require_callback_client(requester.client_id)
+            validate_callback_url(request.callback_url, options.callbacks)
         material = await load_signing_material(
             self._deps.db, user_id=requester.user_id, certificate_id=request.certificate_id
         )

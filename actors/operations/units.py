@@ -1,21 +1,35 @@
 """Units of work of the operations layer: repository steps composed into one transaction each.
 
 Every transition that finishes an operation also announces it to the callback outbox in the same
-transaction (asynchronous mode), so an outcome is never stored without its announcement, nor
-announced without being stored. A change made by a worker that does not drive the operation also
-NOTIFYs ``signals.CHANNEL`` so the driving actor re-reads the row.
+transaction (asynchronous mode: ``actors.callbacks.enqueue``), so an outcome is never stored without
+its announcement, nor announced without being stored. A change made by a worker that does not
+drive the operation also NOTIFYs ``signals.CHANNEL`` so the driving actor re-reads the row.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
+from actors import callbacks
 from actors.operations import signals
 from actors.operations.model import State
 from storage.database import Connection
 from storage.repos import operations as repo
 from storage.repos.operations import ItemResult, NewItem, NewOperation, OperationRow
+
+EVENTS = {
+    State.COMPLETED: callbacks.EVENT_COMPLETED,
+    State.FAILED: callbacks.EVENT_FAILED,
+    State.DECLINED: callbacks.EVENT_DECLINED,
+    State.EXPIRED: callbacks.EVENT_EXPIRED,
+}
+"""Callback event of each final state."""
+
+CALLBACK_SIGNATURES_BUDGET = 256 * 1024
+"""Most base64 signature text a callback carries (the outbox's default body limit is 1 MiB)."""
 
 
 async def create(conn: Connection, op: NewOperation, items: Sequence[NewItem]) -> OperationRow:
@@ -76,7 +90,7 @@ async def finish(
         retain_s=retain_s,
     )
     if row is not None:
-        await announce(conn, row)
+        await announce(conn, row, results)
     return row
 
 
@@ -96,14 +110,51 @@ async def load_for_execution(
     return items, (await repo.get_documents(conn, op_id) if documents else {})
 
 
-async def announce(conn: Connection, row: OperationRow) -> None:
-    """Queue the callback of a finished operation in asynchronous mode.
-
-    CALL SITE for ``actors.callbacks.enqueue`` (being written in parallel): until it lands, the
-    ``callback_url`` stays on the row and nothing is queued.
-    """
+async def announce(conn: Connection, row: OperationRow, results: Sequence[ItemResult] = ()) -> None:
+    """Queue the callback of a finished operation in asynchronous mode (in the finishing transaction)."""
     if row.callback_url is None:
         return
-    # TODO(callbacks): await callbacks.enqueue(conn, operation_id=row.id, owner=row.user_id,
-    #                                          client_id=row.client_id, url=row.callback_url,
-    #                                          event=row.state)
+    await callbacks.enqueue(
+        conn,
+        operation_id=row.id,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        url=row.callback_url,
+        event=EVENTS[State(row.state)],
+        payload=callback_payload(row, results),
+    )
+
+
+def callback_payload(row: OperationRow, results: Sequence[ItemResult]) -> dict[str, Any]:
+    """The JSON a callback carries: the outcome, per-item statuses, and the signatures when small.
+
+    Signatures are included for raw and detached CAdES results while they fit in
+    ``CALLBACK_SIGNATURES_BUDGET`` (``results_included`` says whether they are); an attached CMS
+    carries the document, which a callback never does. The full results stay at ``href``.
+    """
+    include = row.format == "raw" or row.detached
+    size = sum(len(result.result or b"") for result in results) * 4 // 3
+    include = include and size <= CALLBACK_SIGNATURES_BUDGET
+    items: list[dict[str, Any]] = []
+    for result in results:
+        item: dict[str, Any] = {
+            "index": result.idx,
+            "status": "signed" if result.result is not None else "failed",
+        }
+        if result.result is not None and include:
+            item["signature"] = base64.b64encode(result.result).decode("ascii")
+        if result.error_code is not None:
+            item["error"] = {"code": result.error_code, "detail": result.error_detail}
+        items.append(item)
+    return {
+        "operation_id": str(row.id),
+        "state": row.state,
+        "format": row.format,
+        "detached": row.detached,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "error": None if row.error is None else {"code": row.error, "detail": row.error_detail},
+        "item_count": row.item_count,
+        "items": items,
+        "results_included": include and bool(results),
+        "href": f"/api/v1/operations/{row.id}",
+    }

@@ -23,11 +23,13 @@ import pytest
 import trio
 from quart_trio import QuartTrio
 
+from actors.callbacks import ClientCallbackKeys, open_callbacks
 from actors.hsmpool import Balancer, open_hsm_pool
 from actors.identity import Identity, accounts, clients
 from actors.identity.accounts import NewAccount
 from actors.identity.principal import Role
-from actors.identity.server_secret import load_server_secret
+from actors.identity.server_secret import Sealer, load_server_secret
+from actors.keys.service import KeyService
 from actors.operations import OperationsOptions, OperationsService, start_operations
 from actors.runtime import ActorSystem
 from actors.sessions import SessionHub, SessionOptions, start_sessions
@@ -91,6 +93,7 @@ class WorkerServices:
     db: Database
     actors: ActorSystem
     hsm: Balancer
+    keys: KeyService
     sessions: SessionHub
     operations: OperationsService
 
@@ -102,13 +105,16 @@ async def run_worker(
     *,
     task_status: trio.TaskStatus[WorkerServices] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Database, actor system, HSM pool, operations and sessions of one worker, until ``stop``."""
+    """Database, actor system, HSM pool, callbacks, keys, operations and sessions of one worker."""
     system = ActorSystem("test-worker")
+    secret = load_server_secret(settings)
     async with (
         open_database(settings, migrate=False) as db,
         open_hsm_pool(settings.hsm, home=settings.home, system=system) as hsm,
+        open_callbacks(settings.callbacks, system=system, db=db, keys=ClientCallbackKeys(db, Sealer(secret))),
         trio.open_nursery() as nursery,
     ):
+        keys = KeyService(db, hsm, settings.ca)
         ops = await start_operations(nursery, system=system, db=db, hsm=hsm, options=options)
         hub = await start_sessions(
             nursery,
@@ -116,11 +122,11 @@ async def run_worker(
             db=db,
             sink=ops,
             pending=ops,
-            server_secret=load_server_secret(settings),
+            server_secret=secret,
             options=SESSION_OPTIONS,
         )
         ops.use_devices(hub)
-        task_status.started(WorkerServices(settings, db, system, hsm, hub, ops))
+        task_status.started(WorkerServices(settings, db, system, hsm, keys, hub, ops))
         try:
             await stop.wait()
         finally:
@@ -137,8 +143,7 @@ def build_app(settings: Settings, options: OperationsOptions, stop: trio.Event) 
     if "auth" not in app.blueprints:
         install_auth(app)
     if "users" not in app.blueprints:
-        if users.blueprint.name not in app.blueprints:  # create_app registers it now
-            app.register_blueprint(users.blueprint)
+        app.register_blueprint(users.blueprint)
     if "keys" not in app.blueprints:
         keys.register(app)
     if "devices" not in app.blueprints:

@@ -112,7 +112,8 @@ async def test_verify_422s(start_worker: StartWorker, make_person: MakePerson) -
             {"format": "raw", "signature": b64(bytes(64)), "content": b64(b"a"), "certificate": b64(b"junk")}
         )
     )["errors"][0]["field"] == "certificate"
-    pem = b64(alice.certificate_pem.encode())  # type: ignore[union-attr]
+    assert alice.certificate_pem is not None
+    pem = b64(alice.certificate_pem.encode())
     short = await problem(
         {"format": "raw", "signature": b64(bytes(64)), "hash": b64(bytes(3)), "certificate": pem}
     )

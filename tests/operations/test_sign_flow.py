@@ -12,6 +12,7 @@ async def test_sign_raw_and_cades_without_confirmation_then_verify(
 ) -> None:
     worker = await start_worker()
     alice = await make_person(worker, "alice")
+    assert alice.certificate_pem is not None
     ca_pem = (await worker.http.get("/api/v1/ca/certificate")).content
     ca_path = ossl.write("ca.pem", ca_pem)
     document = "Договор № 17 от 1 марта\n".encode() * 10
