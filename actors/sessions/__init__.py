@@ -15,7 +15,8 @@ Module map::
      ├─ relay ........ Relay actor: LISTEN, signals → sessions / router, purge of expired notices
      ├─ signals ...... the NOTIFY payloads (ids only) and channel names
      ├─ codec ........ notices as JSON (stored in device_notices, shown to devices)
-     ├─ hub .......... SessionHub (push / withdraw / attach / detach), start_sessions, StoredPendingLookup
+     ├─ hub .......... SessionHub (push / withdraw / attach / detach), start_sessions / open_sessions,
+     │                 StoredPendingLookup
      ├─ options ...... SessionOptions (timeouts, sizes)
      └─ errors ....... the layer's error tree (the codes devices see)
 
@@ -51,7 +52,7 @@ from actors.sessions.connection import (
     Outgoing,
 )
 from actors.sessions.devices import Authenticated, Challenged, DeviceDirectory, Enrolment
-from actors.sessions.hub import SESSIONS_ID, SessionHub, StoredPendingLookup, start_sessions
+from actors.sessions.hub import SESSIONS_ID, SessionHub, StoredPendingLookup, open_sessions, start_sessions
 from actors.sessions.messages import SessionState
 from actors.sessions.options import SessionOptions
 from actors.sessions.protocol import (
@@ -93,5 +94,6 @@ __all__ = [
     "SessionOptions",
     "SessionState",
     "StoredPendingLookup",
+    "open_sessions",
     "start_sessions",
 ]

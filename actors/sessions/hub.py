@@ -1,6 +1,7 @@
 """``SessionHub``: the sessions layer of one worker process, as the operations layer and the edge see it.
 
-``start_sessions`` spawns the actor tree in a nursery the caller owns and returns the hub::
+``start_sessions`` spawns the actor tree in a nursery the caller owns and returns the hub
+(``open_sessions`` is the same as an async context manager)::
 
     Supervisor "sessions" (one_for_one; only the relay is restarted)
      ├─ Relay "sessions/relay" ......... LISTEN klyuch_sessions + klyuch_node_<node>; routes signals
@@ -14,7 +15,8 @@ route decisions to.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import structlog
@@ -217,6 +219,35 @@ async def start_sessions(
         devices=DeviceDirectory(db=db, sealer=SecretSealer(server_secret), node_id=node_id),
         deps=deps,
     )
+
+
+@asynccontextmanager
+async def open_sessions(
+    *,
+    system: ActorSystem,
+    db: Database,
+    sink: ConfirmationSink,
+    pending: PendingLookup,
+    server_secret: bytes,
+    options: SessionOptions,
+) -> AsyncIterator[SessionHub]:
+    """``start_sessions`` in a nursery of its own; the hub is closed (devices told to reconnect) on exit."""
+    async with trio.open_nursery() as nursery:
+        hub = await start_sessions(
+            nursery,
+            system=system,
+            db=db,
+            sink=sink,
+            pending=pending,
+            server_secret=server_secret,
+            options=options,
+        )
+        try:
+            yield hub
+        finally:
+            with trio.CancelScope(shield=True):
+                await hub.aclose()
+            nursery.cancel_scope.cancel()
 
 
 async def _push_unit(conn: Connection, notice: OperationNotice, node_id: UUID) -> None:

@@ -35,7 +35,7 @@ from actors.sessions import (
     OutcomeStatus,
     SessionHub,
     SessionOptions,
-    start_sessions,
+    open_sessions,
 )
 from config.settings import SecuritySettings, Settings
 from edge import devices
@@ -172,23 +172,19 @@ async def run_worker(
     task_status: trio.TaskStatus[WorkerServices] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Database, actor system and sessions of one worker, until ``stop``."""
-    async with open_database(settings, migrate=False) as db, trio.open_nursery() as nursery:
-        hub = await start_sessions(
-            nursery,
+    async with (
+        open_database(settings, migrate=False) as db,
+        open_sessions(
             system=ActorSystem("test-worker"),
             db=db,
             sink=book,
             pending=book,
             server_secret=load_server_secret(settings),
             options=options,
-        )
+        ) as hub,
+    ):
         task_status.started(WorkerServices(settings, db, hub))
-        try:
-            await stop.wait()
-        finally:
-            with trio.CancelScope(shield=True):
-                await hub.aclose()
-            nursery.cancel_scope.cancel()
+        await stop.wait()
 
 
 def build_app(settings: Settings, book: OpsBook, options: SessionOptions) -> QuartTrio:
