@@ -253,3 +253,12 @@ async def test_withdraw_takes_the_operation_off(worker: Worker, alice: Person) -
             await client.next_operation()
             raise AssertionError("a withdrawn operation came back")
     assert worker.book.decisions == []
+
+
+async def test_withdrawing_an_operation_only_known_through_the_lookup(worker: Worker, alice: Person) -> None:
+    state, _ = await enrol(worker, alice)
+    waiting = worker.book.create(alice.id)  # never pushed: no stored notice names its user
+    async with DeviceClient.connect(state) as client:
+        assert (await client.next_operation()).op_id == waiting.op_id
+        await worker.hub.withdraw(waiting.op_id)
+        assert (await expect(client, "withdrawn"))["op_id"] == str(waiting.op_id)

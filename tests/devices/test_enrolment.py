@@ -102,3 +102,11 @@ async def test_anonymous_callers_are_refused(worker: Worker) -> None:
     response = await worker.http.post("/api/v1/devices", json={"name": "x"})
     assert response.status_code == 401
     assert (await worker.http.get("/api/v1/devices")).status_code == 401
+
+
+async def test_endpoints_are_in_the_openapi_document(worker: Worker) -> None:
+    document = (await worker.http.get("/openapi.json")).json()
+    paths = document["paths"]
+    assert set(paths["/api/v1/devices"]) >= {"get", "post"}
+    assert set(paths["/api/v1/devices/{device_id}"]) >= {"get", "delete"}
+    assert any(path.startswith("/api/v1/devices/{device_id}/qr") for path in paths)
