@@ -6,6 +6,7 @@ Modules:
             for later scenarios that compare themselves with the floor measured in the same run
   ceiling   ``ceiling``: the floor's requests against the trivial server (the generator's own limit)
   crypto    ``crypto``: adapter to ``bench.crypto.run_crypto_bench`` (registered when ``bench.crypto`` exists)
+  hsm       ``hsm``: adapter to ``bench.hsm_bench.run_hsm_bench`` (HSM layer vs raw engine, chaos run)
 
 A new scenario (``sign``, ``hsm``, ...) is a module here with a class following ``HttpScenario`` or
 ``LocalScenario`` (``bench.scenario``) and one ``REGISTRY.register(...)`` line below.
@@ -17,6 +18,7 @@ from bench.scenario import Registry
 from bench.scenarios.ceiling import CeilingScenario
 from bench.scenarios.crypto import CryptoScenario, crypto_module_present
 from bench.scenarios.floor import FloorScenario
+from bench.scenarios.hsm import HsmScenario
 
 
 def default_registry() -> Registry:
@@ -24,6 +26,7 @@ def default_registry() -> Registry:
     registry = Registry()
     registry.register(FloorScenario.name, FloorScenario.description, FloorScenario)
     registry.register(CeilingScenario.name, CeilingScenario.description, CeilingScenario)
+    registry.register(HsmScenario.name, HsmScenario.description, HsmScenario)
     if crypto_module_present():
         registry.register(CryptoScenario.name, CryptoScenario.description, CryptoScenario)
     return registry
