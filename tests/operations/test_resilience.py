@@ -12,12 +12,15 @@ from uuid import UUID, uuid4
 import pytest
 import trio
 
+from actors.operations import units as operations_units
 from actors.sessions import Decision, DeviceDecision, OutcomeStatus
 from config.settings import HsmSettings, Settings
 from edge.device_cli.client import DeviceClient
-from signing.algorithms import signature_algorithm
+from signing.algorithms import digest_algorithm, signature_algorithm
+from signing.cms import load_signed_data, verify_cades
 from signing.x509 import Certificate
 from storage.repos import operations as operations_repo
+from storage.repos.operations import NewItem, NewOperation
 from tests.operations.conftest import (
     FAST_HSM,
     MakePerson,
@@ -150,3 +153,60 @@ async def test_a_decision_on_another_worker_reaches_the_driving_one(
         assert (await device.decide(shown, Decision.CONFIRM))["status"] == "accepted"
     done = await wait_state(first, alice, op_id, {"completed"})
     assert done["decided_by_device"] == str(state.device_id)
+
+
+async def test_a_rehydrated_execution_signs_what_it_can(
+    start_worker: StartWorker, make_person: MakePerson
+) -> None:
+    worker = await start_worker(lease_s=2.0, claim_interval_s=0.1)
+    alice = await make_person(worker, "alice")
+    assert alice.certificate_id is not None
+    db = worker.services.db
+    streebog = digest_algorithm("streebog256")
+
+    async def orphan(documents: list[bytes | None]) -> UUID:
+        """An attached CAdES operation whose worker died while executing it."""
+        new = NewOperation(
+            id=uuid4(),
+            user_id=alice.id,
+            client_id=None,
+            format="cades-bes",
+            detached=False,
+            certificate_id=UUID(alice.certificate_id),
+            digest_algorithm="streebog256",
+            state="executing",
+            policy="none",
+            callback_url=None,
+            ttl_s=600.0,
+            owner_node=uuid4(),
+            lease_s=0.000001,
+        )
+        items = [
+            NewItem(i, f"d{i}", "content", streebog.hash(doc or b"lost"), doc, None)
+            for i, doc in enumerate(documents)
+        ]
+        row = await db.run(operations_units.create, new, items)
+        return row.id
+
+    partly = await orphan([b"first", None, b"third"])
+    nothing = await orphan([None, None])
+    done = await wait_state(worker, alice, str(partly), {"completed", "failed"})
+    assert done["state"] == "completed"
+    assert [item["status"] for item in done["items"]] == ["signed", "failed", "signed"]
+    assert done["items"][1]["error"]["code"] == "document_missing"
+    for index, content in ((0, b"first"), (2, b"third")):
+        report = verify_cades(unb64(done["items"][index]["signature"]))
+        assert report.signers[0].indication != "TOTAL_FAILED"
+        assert load_signed_data(unb64(done["items"][index]["signature"])).content == content
+    failed = await wait_state(worker, alice, str(nothing), {"completed", "failed"})
+    assert failed["state"] == "failed"
+    assert failed["error"]["code"] == "document_missing"
+    stored = await db.run_readonly(_documents_left, partly)
+    assert stored == 0  # documents deleted with the results written
+
+
+async def _documents_left(conn: Any, op_id: UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM operation_items WHERE operation_id = $1 AND document IS NOT NULL", op_id
+    )
+    return count
