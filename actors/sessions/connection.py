@@ -44,7 +44,7 @@ class OperationWithdrawn:
     op_id: UUID
     """The operation."""
     reason: str
-    """``decided``, ``withdrawn`` or ``expired``."""
+    """``decided`` (by this user, on some device), ``withdrawn`` (by the operations layer) or ``expired``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ from storage.repos import devices as repo
 
 TOMBSTONES_KEPT = 4096
 """Withdrawn op ids remembered per session."""
+SWEEP_ABOVE = 256
+"""Shown operations above which a new one first triggers a sweep of the expired ones."""
 
 
 def session_id(user_id: UUID) -> str:
@@ -171,6 +173,7 @@ class UserSession(Actor):
         link = _Link(conn)
         self._links[conn.device_id] = link
         self._epoch += 1
+        self._sweep_expired()
         for op_id in list(self._index):
             self._show(link, op_id)
         self.start_soon(self._lookup_pending)
@@ -207,6 +210,8 @@ class UserSession(Actor):
             return
         entry = self._index.get(op_id)
         if entry is None:
+            if len(self._index) >= SWEEP_ABOVE:
+                self._sweep_expired()
             self._index[op_id] = _Entry(notice, offer.owner)
         else:
             entry.notice = notice
@@ -237,6 +242,11 @@ class UserSession(Actor):
             if nonce is not None:
                 self._spend(link, nonce)
                 link.conn.offer(OperationWithdrawn(op_id, reason))
+
+    def _sweep_expired(self) -> None:
+        """Forget expired operations (normally withdrawn by the operations layer already)."""
+        for op_id in [op for op, entry in self._index.items() if self._expired(entry.notice)]:
+            self._withdraw(op_id, "expired")
 
     def _spend(self, link: _Link, nonce: bytes) -> None:
         link.spent[nonce] = None

@@ -17,7 +17,7 @@ Server → device::
     {"type": "authenticated", "device_id", "user_id", "server_proof": "<hex>", "ping_interval_s"}
     {"type": "operation", "op_id", "created_at", "expires_at", "nonce": "<hex 32 B>",
      "items": [{"name", "digest_hex", "digest_algorithm", "preview_text"}, ...]}
-    {"type": "withdrawn", "op_id", "reason": "decided" | "withdrawn"}
+    {"type": "withdrawn", "op_id", "reason": "decided" | "withdrawn" | "expired"}
     {"type": "outcome", "op_id", "status": "accepted" | "rejected",
      "reason"?: "expired" | "unknown" | "already_decided" | "unavailable"}
     {"type": "error", "code": "<actors.sessions.errors code>", "message", "op_id"?}

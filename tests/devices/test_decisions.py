@@ -262,3 +262,24 @@ async def test_withdrawing_an_operation_only_known_through_the_lookup(worker: Wo
         assert (await client.next_operation()).op_id == waiting.op_id
         await worker.hub.withdraw(waiting.op_id)
         assert (await expect(client, "withdrawn"))["op_id"] == str(waiting.op_id)
+
+
+async def test_expired_operations_are_not_shown_to_a_new_connection(worker: Worker, alice: Person) -> None:
+    phone, _ = await enrol(worker, alice, "phone")
+    tablet, _ = await enrol(worker, alice, "tablet")
+    async with DeviceClient.connect(phone) as first:
+        await connected(worker, first, alice)
+        brief = worker.book.create(alice.id, ttl_s=0.3)
+        await worker.hub.push(brief)
+        await first.next_operation()
+        await trio.sleep(0.4)  # expired, and (in this test) never withdrawn by the operations layer
+        async with DeviceClient.connect(tablet) as second:
+            assert (await expect(first, "withdrawn")) == {
+                "type": "withdrawn",
+                "op_id": str(brief.op_id),
+                "reason": "expired",
+            }
+            await connected(worker, second, alice)
+            with trio.move_on_after(0.2):
+                await second.next_operation()
+                raise AssertionError("an expired operation was shown")
