@@ -298,7 +298,19 @@ async def awaiting_for_user(conn: Connection, user_id: UUID) -> list[tuple[Opera
             ORDER BY created_at, id""",
         user_id,
     )
-    return [(_operation(row), await get_notice_items(conn, row["id"])) for row in rows]
+    if not rows:
+        return []
+    items = await conn.fetch(
+        """SELECT operation_id, idx, name, digest, preview FROM operation_items
+            WHERE operation_id = ANY($1::uuid[]) ORDER BY operation_id, idx""",
+        [row["id"] for row in rows],
+    )
+    by_op: dict[UUID, list[NoticeRow]] = {}
+    for item in items:
+        by_op.setdefault(item["operation_id"], []).append(
+            NoticeRow(item["idx"], item["name"], item["digest"], item["preview"])
+        )
+    return [(_operation(row), by_op.get(row["id"], [])) for row in rows]
 
 
 # --- transitions -----------------------------------------------------------------------------------

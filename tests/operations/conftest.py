@@ -40,10 +40,12 @@ from edge.auth import install_auth
 from edge.device_cli.client import DeviceClient
 from edge.device_cli.state import DeviceState
 from edge.devices.qr import EnrolmentPayload
+from signing.algorithms import signature_algorithm
 from storage import Database, open_database
 from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visible to these tests
 
 PASSWORD = "correct horse battery"
+GOST_256 = signature_algorithm("streebog256_gost3410_2012_256")
 SERVICES_KEY = "KLYUCH_SERVICES"
 FAST_SECURITY: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
 FAST_HSM: dict[str, Any] = {

@@ -16,13 +16,14 @@ from actors.operations import units as operations_units
 from actors.sessions import Decision, DeviceDecision, OutcomeStatus
 from config.settings import HsmSettings, Settings
 from edge.device_cli.client import DeviceClient
-from signing.algorithms import digest_algorithm, signature_algorithm
+from signing.algorithms import digest_algorithm
 from signing.cms import load_signed_data, verify_cades
 from signing.x509 import Certificate
 from storage.repos import operations as operations_repo
 from storage.repos.operations import NewItem, NewOperation
 from tests.operations.conftest import (
     FAST_HSM,
+    GOST_256,
     MakePerson,
     StartWorker,
     Worker,
@@ -33,8 +34,6 @@ from tests.operations.conftest import (
     unb64,
     wait_state,
 )
-
-GOST_256 = signature_algorithm("streebog256_gost3410_2012_256")
 
 
 @pytest.fixture
