@@ -10,6 +10,7 @@ from uuid import UUID
 import trio
 
 from actors.hsmpool import Balancer
+from actors.operations.material import MaterialCache
 from actors.operations.model import OperationView
 from actors.operations.options import OperationsOptions
 from actors.sessions.protocol import OperationNotice
@@ -80,5 +81,7 @@ class OperationDeps:
     """This worker's owner id in ``operations.owner_node``."""
     completions: Completions = field(default_factory=Completions)
     """Waiters of synchronous requests."""
+    materials: MaterialCache = field(default_factory=MaterialCache)
+    """Signing material with certificates parsed once."""
     devices: DeviceChannel | None = None
     """The sessions hub once it runs (None: operations are shown only through ``PendingLookup``)."""

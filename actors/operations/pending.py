@@ -29,11 +29,11 @@ import trio
 
 from actors.errors import ActorError
 from actors.keys.errors import KeysError
-from actors.keys.material import SigningMaterial, load_signing_material
 from actors.operations import units
 from actors.operations.deps import OperationDeps
 from actors.operations.execute import Batch, ExecItem, execute_batch
 from actors.operations.intake import PlannedItem
+from actors.operations.material import Material
 from actors.operations.messages import Advance, Decide, Expire, Repush, Wake
 from actors.operations.model import Format, ItemView, OperationView, Policy, State
 from actors.operations.notices import notice_of
@@ -54,7 +54,7 @@ class Fresh:
 
     items: tuple[PlannedItem, ...]
     """The planned items (digests, contents, previews)."""
-    material: SigningMaterial | None
+    material: Material | None
     """The checked signing material (None: load it at execution; device operations re-check)."""
     has_contents: bool
     """Whether ``items`` still hold the documents (else an attached signature re-reads them)."""
@@ -241,10 +241,10 @@ class PendingOperation(Actor):
         code = codes.pop() if len(codes) == 1 else "items_failed"
         return State.FAILED, code, "no item could be signed; see the items' errors", results
 
-    async def _material(self, row: OperationRow) -> SigningMaterial:
+    async def _material(self, row: OperationRow) -> Material:
         if self._fresh is not None and self._fresh.material is not None:
             return self._fresh.material
-        return await load_signing_material(
+        return await self._deps.materials.load(
             self._deps.db, user_id=row.user_id, certificate_id=row.certificate_id
         )
 

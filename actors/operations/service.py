@@ -36,7 +36,6 @@ import trio
 from actors.callbacks import require_callback_client, validate_callback_url
 from actors.errors import ActorError
 from actors.hsmpool import Balancer
-from actors.keys.material import load_signing_material
 from actors.operations import signals, units
 from actors.operations.deps import Completions, DeviceChannel, OperationDeps
 from actors.operations.errors import OperationBusyError, OperationNotFoundError
@@ -116,10 +115,10 @@ class OperationsService:
         if request.callback_url is not None:  # asynchronous mode: signed with the client's secret
             require_callback_client(requester.client_id)
             validate_callback_url(request.callback_url, options.callbacks)
-        material = await load_signing_material(
+        material = await self._deps.materials.load(
             self._deps.db, user_id=requester.user_id, certificate_id=request.certificate_id
         )
-        digest = material.signature_algorithm.digest
+        digest = material.signing.signature_algorithm.digest
         check_hash_lengths(request, digest)
         planned = await plan_items(request, digest=digest, options=options, previews=policy is Policy.DEVICE)
         synchronous = policy is Policy.NONE and request.callback_url is None
@@ -132,7 +131,7 @@ class OperationsService:
             client_id=requester.client_id,
             format=request.format.value,
             detached=request.detached,
-            certificate_id=material.certificate_id,
+            certificate_id=material.signing.certificate_id,
             digest_algorithm=digest.name,
             state=(State.EXECUTING if policy is Policy.NONE else State.AWAITING_CONFIRMATION).value,
             policy=policy.value,
