@@ -16,8 +16,11 @@
          ├─ ChildNotFoundError        child_not_found      (also a ``LookupError``)
          └─ InvalidSpecError          invalid_spec         (also a ``ValueError``: an impossible spec/option)
 
-Each class has a stable ``code``; callers dispatch on type or code, never on message text. Domain
-actors (sessions, operations, HSM clients) add their own branches here when they arrive.
+Each class has a stable ``code``; callers dispatch on type or code, never on message text. This is
+the runtime's tree. Each domain package of the layer keeps its tree in its own ``errors.py`` (drawn
+there): ``hsm`` and ``hsmpool`` (``HsmError``), ``identity`` (``IdentityError``), ``keys``
+(``KeysError``), ``sessions`` (``SessionError``), ``operations`` and ``callbacks``; ``edge.problems``
+maps every one of them to HTTP in one table.
 """
 
 from __future__ import annotations

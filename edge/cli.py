@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.set_defaults(command=_admin, passthrough=True)
 
+    device = sub.add_parser(
+        "device", help="reference confirmation device (see `klyuch device --help`)", add_help=False
+    )
+    device.set_defaults(command=_device, passthrough=True)
+
     unit = sub.add_parser("hsm-unit", help="run one HSM unit process (started by the server)", add_help=False)
     unit.set_defaults(command=_hsm_unit, passthrough=True)
 
@@ -133,3 +138,9 @@ def _admin(args: argparse.Namespace, rest: list[str]) -> int:
     from edge.admin_cli import main as admin_main
 
     return admin_main(rest, settings=_settings(args))
+
+
+def _device(_args: argparse.Namespace, rest: list[str]) -> int:
+    from edge.device_cli import main as device_main
+
+    return device_main(rest)

@@ -21,6 +21,7 @@ from actors.callbacks import errors as callback_errors
 from actors.hsm import errors as hsm_errors
 from actors.identity import errors as identity_errors
 from actors.keys import errors as keys_errors
+from actors.sessions import errors as session_errors
 from edge.errors import BadRequestError, EdgeError, NotReadyError
 from signing import errors as signing_errors
 from storage import errors as storage_errors
@@ -73,6 +74,8 @@ PROBLEMS: dict[type[Exception], Problem] = {
     hsm_errors.HsmError: Problem(500, "HSM failure", expose_detail=False),
     hsm_errors.HsmRequestError: Problem(422, "Invalid HSM request"),
     hsm_errors.HsmUnavailableError: Problem(503, "HSM unavailable", expose_detail=False),
+    session_errors.SessionError: Problem(500, "Device channel failure", expose_detail=False),
+    session_errors.EnrolmentClosedError: Problem(410, "Enrolment closed"),
     keys_errors.KeysError: Problem(500, "Internal error", expose_detail=False),
     keys_errors.KeyNotFoundError: Problem(404, "Not found"),
     keys_errors.CertificateNotFoundError: Problem(404, "Not found"),

@@ -54,6 +54,8 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     config.graceful_timeout = settings.server.graceful_timeout_s
     config.keep_alive_timeout = settings.server.keep_alive_timeout_s
     config.accesslog = None
+    # hypercorn bounds memory; the app itself answers a too-large message with a typed error first.
+    config.websocket_max_message_size = settings.limits.max_websocket_message_bytes + 4096
     config.errorlog = "-"
     return config
 
