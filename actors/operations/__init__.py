@@ -50,7 +50,7 @@ from actors.operations.model import (
     State,
 )
 from actors.operations.options import OperationsOptions
-from actors.operations.service import OPERATIONS_ID, OperationsService, start_operations
+from actors.operations.service import OPERATIONS_ID, OperationsService, open_operations, start_operations
 from actors.operations.verification import VerifyRequest
 
 __all__ = [
@@ -74,5 +74,6 @@ __all__ = [
     "SignRequest",
     "State",
     "VerifyRequest",
+    "open_operations",
     "start_operations",
 ]

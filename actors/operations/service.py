@@ -9,9 +9,11 @@
 
 Wiring with the sessions layer (each needs the other)::
 
-    operations = await start_operations(nursery, system=..., db=..., hsm=..., options=...)
-    hub = await start_sessions(nursery, ..., sink=operations, pending=operations, ...)
-    operations.use_devices(hub)
+    async with (
+        open_operations(system=..., db=..., hsm=..., options=OperationsOptions.from_settings(s)) as ops,
+        open_sessions(system=..., db=..., sink=ops, pending=ops, server_secret=..., options=...) as hub,
+    ):
+        ops.use_devices(hub)
 
 The service is the ``ConfirmationSink`` and the ``PendingLookup`` of ``actors.sessions``. A decision
 for an operation this worker drives goes to its actor; any other (a device shown the operation
@@ -25,7 +27,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from uuid import UUID
@@ -338,6 +341,20 @@ async def start_operations(
     return service
 
 
+@asynccontextmanager
+async def open_operations(
+    *, system: ActorSystem, db: Database, hsm: Balancer, options: OperationsOptions
+) -> AsyncIterator[OperationsService]:
+    """``start_operations`` in a nursery of its own; on exit the actors stop, the leases are handed back."""
+    async with trio.open_nursery() as nursery:
+        service = await start_operations(nursery, system=system, db=db, hsm=hsm, options=options)
+        try:
+            yield service
+        finally:
+            await service.aclose()  # shielded inside
+            nursery.cancel_scope.cancel()
+
+
 def _planned_view(item: PlannedItem) -> ItemView:
     return ItemView(
         index=item.idx,
@@ -365,4 +382,4 @@ async def _quietly_withdraw(channel: DeviceChannel, row: OperationRow) -> None:
         log.warning("operation_withdraw_failed", op_id=str(row.id), error_type=type(exc).__name__)
 
 
-__all__ = ["OPERATIONS_ID", "OperationsService", "start_operations"]
+__all__ = ["OPERATIONS_ID", "OperationsService", "open_operations", "start_operations"]

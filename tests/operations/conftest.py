@@ -30,9 +30,10 @@ from actors.identity.accounts import NewAccount
 from actors.identity.principal import Role
 from actors.identity.server_secret import Sealer, load_server_secret
 from actors.keys.service import KeyService
-from actors.operations import OperationsOptions, OperationsService, start_operations
+from actors.operations import OperationsOptions, OperationsService, open_operations
 from actors.runtime import ActorSystem
-from actors.sessions import SessionHub, SessionOptions, start_sessions
+from actors.sessions import SessionHub, SessionOptions
+from actors.sessions.hub import open_sessions
 from config.settings import HsmSettings, SecuritySettings, Settings
 from edge import devices, keys, operations, users
 from edge.app import create_app
@@ -114,28 +115,15 @@ async def run_worker(
         open_database(settings, migrate=False) as db,
         open_hsm_pool(settings.hsm, home=settings.home, system=system) as hsm,
         open_callbacks(settings.callbacks, system=system, db=db, keys=ClientCallbackKeys(db, Sealer(secret))),
-        trio.open_nursery() as nursery,
+        open_operations(system=system, db=db, hsm=hsm, options=options) as ops,
+        open_sessions(
+            system=system, db=db, sink=ops, pending=ops, server_secret=secret, options=SESSION_OPTIONS
+        ) as hub,
     ):
-        keys = KeyService(db, hsm, settings.ca)
-        ops = await start_operations(nursery, system=system, db=db, hsm=hsm, options=options)
-        hub = await start_sessions(
-            nursery,
-            system=system,
-            db=db,
-            sink=ops,
-            pending=ops,
-            server_secret=secret,
-            options=SESSION_OPTIONS,
-        )
         ops.use_devices(hub)
+        keys = KeyService(db, hsm, settings.ca)
         task_status.started(WorkerServices(settings, db, system, hsm, keys, hub, ops))
-        try:
-            await stop.wait()
-        finally:
-            with trio.CancelScope(shield=True):
-                await hub.aclose()
-                await ops.aclose()
-            nursery.cancel_scope.cancel()
+        await stop.wait()
 
 
 def build_app(settings: Settings, options: OperationsOptions, stop: trio.Event) -> QuartTrio:

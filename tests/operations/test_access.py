@@ -158,3 +158,15 @@ async def test_waits_for_state(start_worker: StartWorker, make_person: MakePerso
     body = await wait_state(worker, alice, response.json()["id"], {"completed"})
     assert body["digest_algorithm"] == "streebog512"
     assert len(body["items"][0]["signature"]) == len(b64(bytes(128)))
+
+
+async def test_the_endpoints_are_in_the_openapi_document(start_worker: StartWorker) -> None:
+    worker = await start_worker()
+    document = (await worker.http.get("/openapi.json")).json()
+    paths = document["paths"]
+    assert set(paths["/api/v1/operations"]) == {"get", "post"}
+    assert set(paths["/api/v1/operations/{op_id}"]) == {"get", "delete"}
+    assert set(paths["/api/v1/verify"]) == {"post"}
+    created = paths["/api/v1/operations"]["post"]
+    assert {"201", "202"} <= set(created["responses"])
+    assert created["requestBody"]["content"]["application/json"]["schema"]
