@@ -107,7 +107,7 @@ async def test_batch_of_100_under_one_confirmation(
     assert done["state"] == "completed"
     assert [item["status"] for item in done["items"]] == ["signed"] * 100
     print(f"\nbatch of 100 detached CAdES: confirmation → completed (polled) {elapsed * 1000:.0f} ms")
-    for index in (0, 57, 99):  # openssl checks a sample; our verifier checks them all below
+    for index in range(100):  # openssl checks every one, and so does our verifier below
         path = ossl.write(f"s{index}.der", unb64(done["items"][index]["signature"]))
         content = ossl.write(f"c{index}.bin", documents[index])
         ossl.out(
