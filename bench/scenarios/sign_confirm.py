@@ -1,0 +1,404 @@
+"""Phase (c) of ``sign``: the device confirmation round trip, open loop, measured from POST to completion.
+
+Shape: ``devices`` users each have a GOST-256 certificate and one enrolled device, connected through a
+``DeviceFleet`` that confirms everything it is shown. Operations (one 1 KiB document, raw, policy
+``device``) are due at ``t0 + k / rate`` round-robin over the users, whatever happened before (open
+loop, as ``bench.loadgen`` does: at most ``connections`` POSTs in flight, and a late send is charged
+from its due time). Operations due in the first ``warmup_s`` load the server but are not counted.
+
+Latency of an operation = the server's ``finished_at`` (PostgreSQL ``now()`` of the transaction that
+stores its results and marks it completed) − its due time (harness wall clock). Both clocks are this
+machine's ``CLOCK_REALTIME``, so nothing is estimated: the span holds the wait for a connection, the
+POST, the push to the device, its decision and MAC check, the signature in the HSM and the write.
+Nobody polls during the measurement (polling would load the server being measured): each operation
+is read back once (``GET /operations/{id}``) after the load, until it has finished or ``drain_s`` ran
+out. The breakdown adds what the harness saw itself: the 202 answer, the push reaching the device,
+and the ``outcome`` (decision accepted) reaching it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import psutil
+import trio
+
+from bench.errors import ProtocolError, ScenarioPrepareError
+from bench.http1 import Connection, Response, encode_request
+from bench.loadgen import Recorder
+from bench.scenarios.sign_devices import DeviceFleet
+from bench.scenarios.sign_options import ConfirmSpec
+from bench.scenarios.sign_setup import Account
+from bench.stats import PhaseResult, nearest_rank, summarise
+from bench.target import Target
+
+CONFIRM = "confirm"
+"""Name of the phase in the report."""
+SETTLE_S = 0.5
+"""Pause between the last handshake and the first operation (authenticated → attached to a session)."""
+
+
+@dataclass(slots=True)
+class _Op:
+    """One scheduled operation and what became of it."""
+
+    index: int
+    due: float
+    """Wall-clock due time."""
+    account: Account
+    op_id: str | None = None
+    answered: float | None = None
+    """Wall-clock time the 202 arrived."""
+    finished: float | None = None
+    """Server ``finished_at``."""
+    state: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmOutcome:
+    """What the confirmation phase measured."""
+
+    result: PhaseResult
+    """Latency POST → completion of every counted operation, as a phase result."""
+    breakdown_ms: dict[str, dict[str, float | None]]
+    """p50/p99/max of each step (``post_to_202``, ``post_to_shown``, ``shown_to_accepted``,
+    ``accepted_to_finished``, ``server_created_to_finished``)."""
+    devices: int
+    """Devices asked for."""
+    devices_connected: int
+    """Devices authenticated when the schedule began."""
+    connect_s: float
+    """Time to connect and authenticate them."""
+    extra: dict[str, object] = field(default_factory=dict)
+    """Rates, counts, errors seen by the devices, CPU of both sides."""
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {
+            **self.result.to_json(),
+            "devices": self.devices,
+            "devices_connected": self.devices_connected,
+            "connect_s": round(self.connect_s, 3),
+            "breakdown_ms": self.breakdown_ms,
+            **self.extra,
+        }
+
+
+async def measure_confirmation(
+    target: Target, accounts: Sequence[Account], spec: ConfirmSpec
+) -> ConfirmOutcome:
+    """Connect the accounts' devices, run the schedule, read the outcomes back, disconnect."""
+    fleet = DeviceFleet()
+    async with trio.open_nursery() as nursery:
+        devices = [a.device for a in accounts if a.device is not None]
+        connect_s = await fleet.connect_all(nursery, devices)
+        if fleet.connected == 0:
+            raise ScenarioPrepareError(f"no device could connect: {dict(fleet.connect_failures)}")
+        await trio.sleep(SETTLE_S)
+        live = [a for a in accounts if a.device is not None]
+        if fleet.connect_failures:  # send only to users whose device listens: others could never finish
+            live = live[: fleet.connected]
+        connected = fleet.connected
+        pool = _Pool(target, spec)
+        cpu = _CpuMeter(target)
+        ops, wall0 = await _drive(pool, live, spec)
+        deadline = wall0 + spec.duration_s + spec.drain_s
+        await _await_devices(fleet, ops, deadline=deadline)
+        harness_cpu, server_cpu = cpu.read()  # before the read-back, which is not part of the load
+        await _read_back(pool, ops, deadline=deadline)
+        pool.close()
+        nursery.cancel_scope.cancel()
+    result = _phase_result(ops, wall0, spec, harness_cpu=harness_cpu, server_cpu=server_cpu)
+    counted = [op for op in ops if op.due >= wall0 + spec.warmup_s]
+    return ConfirmOutcome(
+        result=result,
+        breakdown_ms=_breakdown(counted, fleet),
+        devices=len(accounts),
+        devices_connected=connected,
+        connect_s=connect_s,
+        extra={
+            "rate": spec.rate,
+            "ops_created": sum(1 for op in ops if op.op_id is not None),
+            "ops_counted": len(counted),
+            "warmup_s": spec.warmup_s,
+            "device_connect_failures": dict(fleet.connect_failures),
+            "device_errors": dict(fleet.errors),
+            "latency_definition": "server finished_at - intended POST time (open loop), same machine clock",
+        },
+    )
+
+
+# -- the schedule ------------------------------------------------------------------------------------
+
+
+class _Pool:
+    """Keep-alive connections lent out one request at a time (the in-flight cap of the schedule)."""
+
+    def __init__(self, target: Target, spec: ConfirmSpec) -> None:
+        self.target = target
+        self.timeout_s = spec.timeout_s
+        self._send, self._receive = trio.open_memory_channel[Connection](spec.connections)
+        self._all = [Connection(target.address, target.family) for _ in range(spec.connections)]
+        for conn in self._all:
+            self._send.send_nowait(conn)
+
+    async def request(self, method: str, path: str, account: Account, body: bytes = b"") -> Response:
+        """One request on a free connection; raises ``OSError``, ``ProtocolError`` or ``TooSlowError``."""
+        headers = account.auth_headers
+        if body:
+            headers = (("Content-Type", "application/json"), *headers)
+        data = encode_request(
+            method, self.target.base_path + path, host=self.target.host_header, body=body, headers=headers
+        )
+        conn = await self._receive.receive()
+        try:
+            with trio.fail_after(self.timeout_s):
+                return await conn.roundtrip(data)
+        finally:
+            self._send.send_nowait(conn)
+
+    def close(self) -> None:
+        for conn in self._all:
+            conn.close()
+
+
+def _operation_body(spec: ConfirmSpec, index: int) -> bytes:
+    document = base64.b64encode(os.urandom(spec.document_bytes)).decode("ascii")
+    payload = {
+        "type": "sign",
+        "format": "raw",
+        "confirmation": "device",
+        "items": [{"name": f"confirm-{index}.bin", "content": document}],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def _drive(pool: _Pool, accounts: Sequence[Account], spec: ConfirmSpec) -> tuple[list[_Op], float]:
+    """Create the operations on schedule; returns them and the wall-clock time of the first due time."""
+    interval = 1.0 / spec.rate
+    mono0, wall0 = trio.current_time() + 0.05, time.time() + 0.05
+    ops = [
+        _Op(index=k, due=wall0 + k * interval, account=accounts[k % len(accounts)])
+        for k in range(spec.planned_ops)
+    ]
+    async with trio.open_nursery() as nursery:
+        for op in ops:
+            await trio.sleep_until(mono0 + op.index * interval)
+            nursery.start_soon(_create, pool, op, _operation_body(spec, op.index))
+    return ops, wall0
+
+
+async def _create(pool: _Pool, op: _Op, body: bytes) -> None:
+    try:
+        response = await pool.request("POST", "/api/v1/operations", op.account, body)
+    except (OSError, ProtocolError, trio.TooSlowError) as exc:
+        op.error = "timeout" if isinstance(exc, trio.TooSlowError) else type(exc).__name__
+        return
+    op.answered = time.time()
+    if response.status != 202:
+        op.error = f"http_{response.status}"
+        return
+    try:
+        op.op_id = str(json.loads(response.body)["id"])
+    except (ValueError, KeyError):
+        op.error = "bad_body"
+
+
+async def _await_devices(fleet: DeviceFleet, ops: Sequence[_Op], *, deadline: float) -> None:
+    """Wait (without loading the server) until the devices had an outcome for every created operation."""
+    wanted = [op.op_id for op in ops if op.op_id is not None]
+    await fleet.wait_answered(wanted, timeout_s=deadline - time.time())
+    await trio.sleep(0.2)  # accepted → signed and stored: tens of milliseconds
+
+
+async def _read_back(pool: _Pool, ops: Sequence[_Op], *, deadline: float) -> None:
+    """``GET`` each created operation until it has finished or the deadline passed."""
+    pending = [op for op in ops if op.op_id is not None]
+    while pending:
+        async with trio.open_nursery() as nursery:
+            for op in pending:
+                nursery.start_soon(_read_one, pool, op)
+        pending = [op for op in pending if op.finished is None and op.error is None]
+        if not pending or time.time() >= deadline:
+            break
+        await trio.sleep(0.25)
+    for op in pending:
+        op.error = f"not_finished_{op.state or 'unknown'}"
+
+
+async def _read_one(pool: _Pool, op: _Op) -> None:
+    try:
+        response = await pool.request("GET", f"/api/v1/operations/{op.op_id}", op.account)
+    except (OSError, ProtocolError, trio.TooSlowError):
+        return  # tried again in the next round
+    if response.status != 200:
+        op.error = f"read_http_{response.status}"
+        return
+    try:
+        view = json.loads(response.body)
+        op.state = str(view["state"])
+        finished_at = view.get("finished_at")
+        if finished_at is not None:
+            op.finished = datetime.fromisoformat(finished_at).timestamp()
+            signed = bool(view["items"]) and all(item["status"] == "signed" for item in view["items"])
+    except (ValueError, KeyError, TypeError):
+        op.error = "bad_body"
+        return
+    if finished_at is not None and (op.state != "completed" or not signed):
+        op.error = op.state if op.state != "completed" else "item_not_signed"
+    elif finished_at is None and op.state in ("declined", "expired", "failed"):
+        op.error = op.state
+
+
+# -- results -----------------------------------------------------------------------------------------
+
+
+def _phase_result(
+    ops: Sequence[_Op],
+    wall0: float,
+    spec: ConfirmSpec,
+    *,
+    harness_cpu: float | None,
+    server_cpu: float | None,
+) -> PhaseResult:
+    start = wall0 + spec.warmup_s
+    rec = Recorder()
+    last = start
+    for op in ops:
+        if op.due < start:
+            continue
+        if op.error is None and op.finished is not None:
+            rec.ok_at.append(op.finished - start)
+            rec.ok_latency.append(op.finished - op.due)
+            last = max(last, op.finished)
+        else:
+            done = op.answered if op.answered is not None else op.due
+            rec.err_at.append(max(0.0, done - start))
+            rec.errors[op.error or "unknown"] += 1
+            last = max(last, done)
+    end_of_schedule = wall0 + spec.planned_ops / spec.rate
+    rec.elapsed_s = max(last, end_of_schedule) - start
+    rec.stopped_by = "requests" if spec.planned_ops == spec.max_ops else "duration"
+    description = (
+        f"device confirmation: POST (1 KiB, raw, confirmation device) → device confirms → completed; "
+        f"open loop {spec.rate:g}/s"
+    )
+    return summarise(
+        rec, name=CONFIRM, description=description, generator_cpu=harness_cpu, server_cpu=server_cpu
+    )
+
+
+def _breakdown(ops: Sequence[_Op], fleet: DeviceFleet) -> dict[str, dict[str, float | None]]:
+    spans: dict[str, list[float]] = {
+        "post_to_202": [],
+        "post_to_shown": [],
+        "shown_to_accepted": [],
+        "accepted_to_finished": [],
+        "post_to_finished": [],
+    }
+    for op in ops:
+        if op.answered is not None:
+            spans["post_to_202"].append(op.answered - op.due)
+        shown = fleet.shown.get(op.op_id or "")
+        accepted = fleet.answered.get(op.op_id or "")
+        if shown is not None:
+            spans["post_to_shown"].append(shown - op.due)
+        if shown is not None and accepted is not None:
+            spans["shown_to_accepted"].append(accepted[0] - shown)
+        if accepted is not None and op.finished is not None:
+            spans["accepted_to_finished"].append(op.finished - accepted[0])
+        if op.finished is not None:
+            spans["post_to_finished"].append(op.finished - op.due)
+    return {name: _percentiles(values) for name, values in spans.items()}
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
+    ms = np.sort(np.array(values) * 1000.0)
+    return {
+        "n": len(values),
+        "p50": round(nearest_rank(ms, 50.0), 3),
+        "p99": round(nearest_rank(ms, 99.0), 3),
+        "max": round(float(ms[-1]), 3),
+    }
+
+
+class _CpuMeter:
+    """CPU seconds per wall second, over a span, of this process and of the server.
+
+    The server is the process tree of whoever listens on the target's port, walked up to the
+    ``serve`` parent, plus every process naming its ``KLYUCH_HOME`` on the command line and their
+    children (the embedded PostgreSQL and its backends, which ``pg_ctl`` detaches). Processes that
+    end during the span take their CPU time with them, so this is a lower bound.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self._root, self._home = _server_root(target.address[1])
+        self._wall = time.monotonic()
+        self._own = time.process_time()
+        self._server = self._server_cpu()
+
+    def read(self) -> tuple[float | None, float | None]:
+        """(harness, server) CPU seconds per wall second since construction."""
+        wall = time.monotonic() - self._wall or 1.0
+        own = round((time.process_time() - self._own) / wall, 3)
+        server_now = self._server_cpu()
+        if server_now is None or self._server is None:
+            return own, None
+        return own, round((server_now - self._server) / wall, 3)
+
+    def _server_cpu(self) -> float | None:
+        if self._root is None:
+            return None
+        try:
+            processes = {self._root, *self._root.children(recursive=True)}
+        except psutil.Error:
+            return None
+        if self._home:
+            for process in psutil.process_iter(["cmdline"]):
+                if self._home in " ".join(process.info["cmdline"] or ()):
+                    processes.add(process)
+                    with contextlib.suppress(psutil.Error):  # PostgreSQL's backends name no folder
+                        processes.update(process.children(recursive=True))
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+
+def _server_root(port: int) -> tuple[psutil.Process | None, str | None]:
+    """The ``serve`` process above whoever listens on ``port``, and its ``KLYUCH_HOME``."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                process = psutil.Process(conn.pid)
+                home = _home_of(process)
+                parent = process.parent()
+                while parent is not None and home and _home_of(parent) == home:
+                    process, parent = parent, parent.parent()
+                return process, home
+    except psutil.Error:
+        pass
+    return None, None
+
+
+def _home_of(process: psutil.Process) -> str | None:
+    try:
+        home: str | None = process.environ().get("KLYUCH_HOME")
+    except psutil.Error:  # another user's process, or init: not part of the server
+        return None
+    return home
