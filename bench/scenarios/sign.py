@@ -39,6 +39,7 @@ import base64
 import json
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -103,10 +104,13 @@ class SignScenario(BaseHttpScenario):
         self.setup["signer_s"] = round(trio.current_time() - began, 3)
         if CONFIRM in options.phases:
             began = trio.current_time()
+            _say(f"confirm: making {options.devices} users with a certificate and an enrolled device")
             names = [f"bench-{run_id}-device-{i}" for i in range(options.devices)]
             accounts = await provision(client.target, admin, names, with_devices=True)
             self.setup["devices_s"] = round(trio.current_time() - began, 3)
-            self.confirmation = await measure_confirmation(client.target, accounts, options.confirm)
+            self.confirmation = await measure_confirmation(
+                client.target, accounts, options.confirm, say=lambda line: _say(f"confirm: {line}")
+            )
 
     async def _first_signature(self, client: BenchClient, phase: str) -> None:
         """Fail fast, with the server's own words, if a request of ``phase`` would not sign."""
@@ -202,6 +206,12 @@ class SignScenario(BaseHttpScenario):
         comparison["targets"] = targets
         print(summary(comparison))
         return comparison
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr when someone watches it (like the harness's progress bar)."""
+    if sys.stderr.isatty():
+        print(f"sign: {line}", file=sys.stderr, flush=True)
 
 
 def _operation(fmt: str, *, detached: bool, count: int, size: int, prefix: str) -> bytes:

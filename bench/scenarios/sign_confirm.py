@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -94,26 +94,38 @@ class ConfirmOutcome:
 
 
 async def measure_confirmation(
-    target: Target, accounts: Sequence[Account], spec: ConfirmSpec
+    target: Target,
+    accounts: Sequence[Account],
+    spec: ConfirmSpec,
+    *,
+    say: Callable[[str], None] | None = None,
 ) -> ConfirmOutcome:
-    """Connect the accounts' devices, run the schedule, read the outcomes back, disconnect."""
+    """Connect the accounts' devices, run the schedule, read the outcomes back, disconnect.
+
+    ``say`` receives a line of progress at each step (the run is silent for tens of seconds).
+    """
+    say = say or _quiet
     fleet = DeviceFleet()
     async with trio.open_nursery() as nursery:
         devices = [a.device for a in accounts if a.device is not None]
         connect_s = await fleet.connect_all(nursery, devices)
-        if fleet.connected == 0:
+        # Operations go only to users whose device listens: the others' could never finish.
+        live = [a for a in accounts if a.device is not None and a.device.device_id in fleet.listening]
+        if not live:
             raise ScenarioPrepareError(f"no device could connect: {dict(fleet.connect_failures)}")
+        connected = len(live)
+        say(
+            f"{connected} of {len(accounts)} devices connected in {connect_s:.1f} s; {spec.planned_ops} "
+            f"operations at {spec.rate:g}/s"
+        )
         await trio.sleep(SETTLE_S)
-        live = [a for a in accounts if a.device is not None]
-        if fleet.connect_failures:  # send only to users whose device listens: others could never finish
-            live = live[: fleet.connected]
-        connected = fleet.connected
         pool = _Pool(target, spec)
         cpu = _CpuMeter(target)
         ops, wall0 = await _drive(pool, live, spec)
         deadline = wall0 + spec.duration_s + spec.drain_s
         await _await_devices(fleet, ops, deadline=deadline)
         harness_cpu, server_cpu = cpu.read()  # before the read-back, which is not part of the load
+        say("reading the operations back")
         await _read_back(pool, ops, deadline=deadline)
         pool.close()
         nursery.cancel_scope.cancel()
@@ -135,6 +147,10 @@ async def measure_confirmation(
             "latency_definition": "server finished_at - intended POST time (open loop), same machine clock",
         },
     )
+
+
+def _quiet(line: str) -> None:
+    """Progress nobody asked for."""
 
 
 # -- the schedule ------------------------------------------------------------------------------------

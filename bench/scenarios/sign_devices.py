@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from uuid import UUID
 
 import trio
 
@@ -37,8 +38,8 @@ class DeviceFleet:
         """Operation id → wall-clock time of the server's ``outcome`` and its status."""
         self.errors: Counter[str] = Counter()
         """Protocol errors and lost connections by kind."""
-        self.connected = 0
-        """Devices authenticated and listening."""
+        self.listening: set[UUID] = set()
+        """Ids of the devices authenticated and listening now."""
         self.connect_failures: Counter[str] = Counter()
         """Devices that could not connect or authenticate, by error type."""
         self._outcome = trio.Event()  # set (and replaced) at every outcome
@@ -79,14 +80,14 @@ class DeviceFleet:
     ) -> None:
         # Errors while connecting go to ``connect_all`` through ``nursery.start``.
         async with DeviceClient.connect(state, timeout_s=CONNECT_TIMEOUT_S) as client:
-            self.connected += 1
+            self.listening.add(state.device_id)
             task_status.started()
             try:
                 await self._confirm_forever(client)
             except (OSError, ConnectionClosed, DeviceProtocolError):
                 self.errors["disconnected"] += 1
             finally:
-                self.connected -= 1
+                self.listening.discard(state.device_id)
 
     async def _confirm_forever(self, client: DeviceClient) -> None:
         while True:
