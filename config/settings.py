@@ -305,6 +305,43 @@ class CaSettings(Section):
         return self
 
 
+class OperationsSettings(Section):
+    """Signing operations (``actors.operations``); TTL, batch and document sizes come from ``limits``."""
+
+    no_confirmation_for: Literal["nobody", "clients", "everyone"] = "clients"
+    """Who may ask for an operation without device confirmation (``clients``: OAuth2 client tokens)."""
+    result_ttl_s: PositiveSeconds = 86_400.0
+    """How long finished operations and their results are kept unless deleted by their owner."""
+    lease_s: PositiveSeconds = 30.0
+    """How long a worker owns a live operation without renewing its lease."""
+    claim_interval_s: PositiveSeconds = 10.0
+    """How often a worker renews its leases and claims orphaned operations (below ``lease_s``)."""
+    claim_batch: Annotated[int, Field(ge=1, le=100_000)] = 200
+    """Most orphaned operations claimed per round."""
+    sweep_interval_s: PositiveSeconds = 60.0
+    """How often expired results are deleted."""
+    sweep_batch: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    """Most operations deleted per sweep."""
+    sync_wait_s: PositiveSeconds = 30.0
+    """How long ``POST /operations`` waits for an unconfirmed operation to finish before answering 202."""
+    decision_timeout_s: PositiveSeconds = 5.0
+    """How long a device decision waits for the worker that drives its operation."""
+    hsm_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    """Tries of a batch signature when no HSM unit is available."""
+    hsm_retry_delay_s: PositiveSeconds = 0.5
+    """Pause between those tries."""
+    hash_in_thread_bytes: Annotated[int, Field(ge=0)] = 262_144
+    """Documents larger than this are hashed in a worker thread, off the event loop."""
+    verify_results: bool = True
+    """Verify every produced signature with the certificate's key before returning it."""
+
+    @model_validator(mode="after")
+    def _claims_within_lease(self) -> OperationsSettings:
+        if self.claim_interval_s >= self.lease_s:
+            raise ValueError("claim_interval_s must be shorter than lease_s")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything Klyuch reads at start; built once, frozen, passed down section by section."""
 
@@ -324,6 +361,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     logging: LoggingSettings = LoggingSettings()
     ca: CaSettings = CaSettings()
+    operations: OperationsSettings = OperationsSettings()
     callbacks: CallbackSettings = CallbackSettings()
     """HTTP callbacks of asynchronous operations."""
 

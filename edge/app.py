@@ -6,7 +6,7 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 from config import Settings
-from edge import diagnostics, health, keys, metrics, users
+from edge import devices, diagnostics, health, keys, metrics, operations, users
 from edge.auth import install_auth
 from edge.problems import register_problem_handlers
 from edge.request_id import install_request_id
@@ -42,6 +42,8 @@ def create_app(settings: Settings, *, with_services: bool = True) -> QuartTrio:
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(users.blueprint)
     keys.register(app)
+    devices.register(app)
+    operations.register(app)
     if with_services:
         _tie_services_to_lifespan(app, settings)
     return app

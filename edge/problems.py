@@ -21,6 +21,7 @@ from actors.callbacks import errors as callback_errors
 from actors.hsm import errors as hsm_errors
 from actors.identity import errors as identity_errors
 from actors.keys import errors as keys_errors
+from actors.operations import errors as operations_errors
 from actors.sessions import errors as session_errors
 from edge.errors import BadRequestError, EdgeError, NotReadyError
 from signing import errors as signing_errors
@@ -74,6 +75,13 @@ PROBLEMS: dict[type[Exception], Problem] = {
     hsm_errors.HsmError: Problem(500, "HSM failure", expose_detail=False),
     hsm_errors.HsmRequestError: Problem(422, "Invalid HSM request"),
     hsm_errors.HsmUnavailableError: Problem(503, "HSM unavailable", expose_detail=False),
+    operations_errors.OperationError: Problem(500, "Internal error", expose_detail=False),
+    operations_errors.OperationNotFoundError: Problem(404, "Not found"),
+    operations_errors.InvalidOperationError: Problem(422, "Invalid request"),
+    operations_errors.ConfirmationRequiredError: Problem(403, "Confirmation required"),
+    operations_errors.NoUserError: Problem(403, "No user account"),
+    operations_errors.OperationBusyError: Problem(409, "Operation executing"),
+    operations_errors.OperationsUnavailableError: Problem(503, "Operations unavailable"),
     session_errors.SessionError: Problem(500, "Device channel failure", expose_detail=False),
     session_errors.EnrolmentClosedError: Problem(410, "Enrolment closed"),
     keys_errors.KeysError: Problem(500, "Internal error", expose_detail=False),

@@ -36,7 +36,9 @@ from actors.hsmpool import Balancer, open_hsm_pool
 from actors.identity.server_secret import Sealer, load_server_secret
 from actors.keys.anchors import import_trust_anchor_files
 from actors.keys.service import KeyService
+from actors.operations import OperationsOptions, OperationsService, open_operations
 from actors.runtime import ActorSystem
+from actors.sessions import SessionHub, SessionOptions, open_sessions
 from config import Settings
 from storage import Database, open_database
 
@@ -57,6 +59,10 @@ class Services:
     """The worker's HSM pool: sign, generate keys, agree, unwrap (``actors.hsmpool.Balancer``)."""
     keys: KeyService
     """Users' keys and certificates and the built-in CA (``actors.keys``)."""
+    operations: OperationsService
+    """Signing operations: create, decide, fetch, verify (``actors.operations``)."""
+    sessions: SessionHub
+    """Device sessions: live pushes and verified decisions; the device websocket (``edge.devices``)."""
     _stop: trio.Event = field(default_factory=trio.Event)
     _stopped: trio.Event = field(default_factory=trio.Event)
 
@@ -71,6 +77,7 @@ async def run_services(
 ) -> None:
     """Open every per-worker service, report them started, and hold them until ``aclose``."""
     system = ActorSystem("klyuch-worker")
+    server_secret = load_server_secret(settings)
     async with (
         open_database(settings, migrate=False) as db,
         open_hsm_pool(
@@ -84,12 +91,32 @@ async def run_services(
             settings.callbacks,
             system=system,
             db=db,
-            keys=ClientCallbackKeys(db, Sealer(load_server_secret(settings))),
+            keys=ClientCallbackKeys(db, Sealer(server_secret)),
         ),
+        open_operations(
+            system=system, db=db, hsm=hsm, options=OperationsOptions.from_settings(settings)
+        ) as operations,
+        open_sessions(
+            system=system,
+            db=db,
+            sink=operations,
+            pending=operations,
+            server_secret=server_secret,
+            options=SessionOptions.from_settings(settings),
+        ) as sessions,
     ):
+        operations.use_devices(sessions)
         await import_trust_anchor_files(db, settings.ca.trust_anchor_files)
         keys = KeyService(db, hsm, settings.ca)
-        services = Services(settings=settings, db=db, actors=system, hsm=hsm, keys=keys)
+        services = Services(
+            settings=settings,
+            db=db,
+            actors=system,
+            hsm=hsm,
+            keys=keys,
+            operations=operations,
+            sessions=sessions,
+        )
         log.info("services_started", hsm_units=len(hsm.units()))
         task_status.started(services)
         try:

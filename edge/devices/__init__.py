@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 
 def register(app: Quart) -> None:
-    """Add the devices REST blueprint and the device websocket to ``app``."""
+    """Add the devices REST blueprint and the device websocket to ``app``; idempotent."""
     # Imported here so that the device client (edge.device_cli → edge.devices.qr) stays light.
     from edge.devices import rest, socket
 
+    if rest.blueprint.name in app.blueprints:
+        return
     app.register_blueprint(rest.blueprint)
     app.register_blueprint(socket.blueprint)

@@ -19,6 +19,8 @@ from edge.operations.problems import register_operations_problem_handler
 
 
 def register(app: Quart) -> None:
-    """Add the operations blueprint and its error answers to ``app``."""
+    """Add the operations blueprint and its error answers to ``app``; idempotent."""
+    if rest.blueprint.name in app.blueprints:
+        return
     register_operations_problem_handler(app)
     app.register_blueprint(rest.blueprint)
