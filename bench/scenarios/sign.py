@@ -114,8 +114,10 @@ class SignScenario(BaseHttpScenario):
 
     async def _first_signature(self, client: BenchClient, phase: str) -> None:
         """Fail fast, with the server's own words, if a request of ``phase`` would not sign."""
+        from bench.scenarios.sign_setup import send_when_ready
+
         request = next(self._requests(phase))
-        response = await client.send(request)
+        response = await send_when_ready(client, request)
         if response.status != request.expect_status or (request.check and not request.check(response.body)):
             detail = response.body[:400].decode("utf-8", "replace")
             raise ScenarioPrepareError(f"a {phase} signature answered {response.status}: {detail}")

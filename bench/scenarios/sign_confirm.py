@@ -55,6 +55,8 @@ class _Op:
     """Wall-clock due time."""
     account: Account
     op_id: str | None = None
+    created: float | None = None
+    """Server ``created_at``."""
     answered: float | None = None
     """Wall-clock time the 202 arrived."""
     finished: float | None = None
@@ -70,8 +72,10 @@ class ConfirmOutcome:
     result: PhaseResult
     """Latency POST → completion of every counted operation, as a phase result."""
     breakdown_ms: dict[str, dict[str, float | None]]
-    """p50/p99/max of each step (``post_to_202``, ``post_to_shown``, ``shown_to_accepted``,
-    ``accepted_to_finished``, ``server_created_to_finished``)."""
+    """n/p50/p99/max of each span: ``post_to_created`` (due time → the server's ``created_at``),
+    ``post_to_202``, ``post_to_shown`` (push at the device), ``shown_to_accepted`` (decision sent →
+    ``outcome`` back), ``accepted_to_finished``, ``created_to_finished`` (server clock only) and
+    ``post_to_finished`` (the phase's latency)."""
     devices: int
     """Devices asked for."""
     devices_connected: int
@@ -224,8 +228,10 @@ async def _create(pool: _Pool, op: _Op, body: bytes) -> None:
         op.error = f"http_{response.status}"
         return
     try:
-        op.op_id = str(json.loads(response.body)["id"])
-    except (ValueError, KeyError):
+        view = json.loads(response.body)
+        op.op_id = str(view["id"])
+        op.created = datetime.fromisoformat(view["created_at"]).timestamp()
+    except (ValueError, KeyError, TypeError):
         op.error = "bad_body"
 
 
@@ -315,13 +321,19 @@ def _phase_result(
 
 def _breakdown(ops: Sequence[_Op], fleet: DeviceFleet) -> dict[str, dict[str, float | None]]:
     spans: dict[str, list[float]] = {
+        "post_to_created": [],
         "post_to_202": [],
         "post_to_shown": [],
         "shown_to_accepted": [],
         "accepted_to_finished": [],
+        "created_to_finished": [],
         "post_to_finished": [],
     }
     for op in ops:
+        if op.created is not None:
+            spans["post_to_created"].append(op.created - op.due)
+            if op.finished is not None:
+                spans["created_to_finished"].append(op.finished - op.created)
         if op.answered is not None:
             spans["post_to_202"].append(op.answered - op.due)
         shown = fleet.shown.get(op.op_id or "")

@@ -21,7 +21,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psutil
@@ -29,6 +29,8 @@ import trio
 
 from bench.client import BenchClient
 from bench.errors import ScenarioPrepareError
+from bench.http1 import Response
+from bench.scenario import Request
 from bench.target import Target
 from edge.device_cli.state import DeviceState
 from edge.devices.qr import EnrolmentPayload
@@ -41,6 +43,8 @@ KEY_ALGORITHM = "gost3410_2012_256"
 """Every bench key: GOST R 34.10-2012 with a 256-bit key (the server's default parameter set)."""
 SETUP_TIMEOUT_S = 60.0
 """Per-request timeout of set-up calls (key generation and certificates go through the HSM)."""
+UNAVAILABLE_PATIENCE_S = 30.0
+"""How long set-up retries answers 503 (services or HSM units of a worker still starting)."""
 ADMIN_CLI_TIMEOUT_S = 60.0
 """How long ``klyuch admin create`` may take (it attaches to the running embedded PostgreSQL)."""
 
@@ -79,16 +83,42 @@ async def call(
 ) -> Json:
     """One JSON request; its JSON answer, or ``ScenarioPrepareError`` naming the call and the status."""
     headers = (("Authorization", f"Bearer {token}"),) if token is not None else ()
-    try:
-        response = await client.request(method, path, json=body, headers=headers)
-    except (OSError, trio.TooSlowError) as exc:
-        raise ScenarioPrepareError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+    request = Request(method, path, body=json.dumps(body).encode() if body is not None else b"")
+    if body is not None:
+        headers = (("Content-Type", "application/json"), *headers)
+    response = await send_when_ready(client, replace(request, headers=headers))
     if response.status not in expect:
         # Problem details name what is wrong and carry no secrets; the request body is not shown.
         detail = response.body[:400].decode("utf-8", "replace")
         raise ScenarioPrepareError(f"{method} {path} answered {response.status}: {detail}")
     answer: Json = json.loads(response.body) if response.body else {}
     return answer
+
+
+async def send_when_ready(client: BenchClient, request: Request) -> Response:
+    """Send ``request``; a 503 (a worker whose HSM units are still starting) is retried for a while.
+
+    ``/readyz`` answers for the one worker that took the probe: with ``--workers 2`` the other may
+    still be starting its HSM units, and its 503 carries ``Retry-After``.
+    """
+    deadline = trio.current_time() + UNAVAILABLE_PATIENCE_S
+    while True:
+        try:
+            response = await client.send(request)
+        except (OSError, trio.TooSlowError) as exc:
+            raise ScenarioPrepareError(
+                f"{request.method} {request.path}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if response.status != 503 or trio.current_time() >= deadline:
+            return response
+        await trio.sleep(_retry_after(response))
+
+
+def _retry_after(response: Response) -> float:
+    try:
+        return min(1.0, max(0.05, float(response.header("retry-after") or 0.2)))
+    except ValueError:
+        return 0.2
 
 
 # -- the first administrator ---------------------------------------------------------------------
