@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(openssl libengine-gost-openssl softhsm2 ca-certificates gcc libssl-dev zbar-tools)
+SYSTEM_PACKAGES=(openssl libengine-gost-openssl softhsm2 ca-certificates gcc libssl-dev zbar-tools jq curl)
 VENV=.venv
 STAMP="$VENV/.klyuch-installed"
 
