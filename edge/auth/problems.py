@@ -21,7 +21,6 @@ from edge.problems import PROBLEMS, lookup, problem_response
 REALM = "klyuch"
 
 
-
 def register_identity_problem_handler(app: Quart) -> None:
     """Answer every ``IdentityError`` with ``identity_problem``."""
     app.register_error_handler(errors.IdentityError, identity_problem)
