@@ -23,7 +23,7 @@ from actors.hsmpool import Balancer, HsmUnavailableError
 from actors.hsmpool.errors import HsmError
 from actors.operations.errors import ITEM_CODES
 from actors.operations.material import Material
-from actors.operations.model import Format
+from actors.operations.model import Format, State
 from actors.operations.options import OperationsOptions
 from signing.cms import finish, prepare_cades
 from signing.errors import SigningError
@@ -99,6 +99,15 @@ async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptio
                 if count % CHECKPOINT_EVERY == 0:
                     await trio.lowlevel.checkpoint()
     return [outcomes[item.idx] for item in batch.items]
+
+
+def outcome(results: Sequence[ItemResult]) -> tuple[State, str | None, str | None]:
+    """(state, error, detail) of an executed batch: completed if any item was signed, else failed."""
+    if any(result.result is not None for result in results):
+        return State.COMPLETED, None, None
+    codes = {result.error_code for result in results}
+    code = codes.pop() if len(codes) == 1 else "items_failed"
+    return State.FAILED, code, "no item could be signed; see the items' errors"
 
 
 def _prepare(

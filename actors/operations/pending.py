@@ -31,7 +31,7 @@ from actors.errors import ActorError
 from actors.keys.errors import KeysError
 from actors.operations import units
 from actors.operations.deps import OperationDeps
-from actors.operations.execute import Batch, ExecItem, execute_batch
+from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
 from actors.operations.intake import PlannedItem
 from actors.operations.material import Material
 from actors.operations.messages import Advance, Decide, Expire, Repush, Wake
@@ -235,11 +235,7 @@ class PendingOperation(Actor):
             items=items,
         )
         results = await execute_batch(batch, hsm=deps.hsm, options=deps.options)
-        if any(result.result is not None for result in results):
-            return State.COMPLETED, None, None, results
-        codes = {result.error_code for result in results}
-        code = codes.pop() if len(codes) == 1 else "items_failed"
-        return State.FAILED, code, "no item could be signed; see the items' errors", results
+        return (*outcome(results), results)
 
     async def _material(self, row: OperationRow) -> Material:
         if self._fresh is not None and self._fresh.material is not None:

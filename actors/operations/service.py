@@ -39,7 +39,7 @@ import trio
 from actors.callbacks import require_callback_client, validate_callback_url
 from actors.errors import ActorError
 from actors.hsmpool import Balancer
-from actors.operations import signals, units
+from actors.operations import direct, signals, units
 from actors.operations.deps import Completions, DeviceChannel, OperationDeps
 from actors.operations.errors import OperationBusyError, OperationNotFoundError
 from actors.operations.intake import PlannedItem, check_hash_lengths, check_request, plan_items
@@ -108,6 +108,9 @@ class OperationsService:
     async def create(self, requester: Requester, request: SignRequest) -> OperationView:
         """Check, store and start a signing operation; its view as created (items without results).
 
+        A synchronous operation (no confirmation, no ``callback_url``) is signed before it is stored
+        and comes back finished (``completed`` or ``failed``, with results; ``actors.operations.direct``).
+
         Raises ``ConfirmationRequiredError``, ``InvalidOperationError``, the ``actors.callbacks``
         request-time errors (a refused ``callback_url``, no client to sign callbacks) and the
         ``actors.keys`` errors of ``load_signing_material`` (unknown, revoked or expired certificate).
@@ -154,9 +157,9 @@ class OperationsService:
             )
             for item in planned
         ]
+        if synchronous:  # signed before anything is stored: see actors.operations.direct
+            return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
         row = await self._deps.db.run(units.create, new, items)
-        if synchronous:
-            self._deps.completions.expect(row.id)
         if policy is Policy.NONE:
             fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
         else:  # contents are re-read at execution (stored when needed); memory holds no documents

@@ -3,8 +3,8 @@
 * ``POST /operations`` — create a signing operation. Answers:
 
   - **201 Created** with the finished operation (``completed`` or ``failed``, per-item results) when
-    it needs no confirmation and no ``callback_url`` was given: it is executed at once and the
-    request waits for it (at most ``sync_wait_s``; past that, 202 as below);
+    it needs no confirmation and no ``callback_url`` was given: it is signed at once and stored
+    finished before the answer (``actors.operations.direct``);
   - **202 Accepted** with the operation as created (``awaiting_confirmation``, or ``executing`` in
     asynchronous mode with a ``callback_url``): poll ``Location`` or wait for the callback.
 * ``GET /operations/{id}`` — state and per-item results (one's own; operators any).
@@ -76,6 +76,8 @@ async def create_operation(data: OperationIn) -> tuple[OperationOut, int, dict[s
         confirmation=view.row.policy,
     )
     location = {"Location": f"/api/v1/operations/{view.id}"}
+    if view.finished_at is not None:  # the synchronous fast path signs before it answers
+        return OperationOut.of(view), 201, location
     if view.row.policy == Policy.NONE and view.row.callback_url is None:
         final = await service.wait(view.id)
         if final is not None:

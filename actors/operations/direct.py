@@ -1,0 +1,83 @@
+"""The synchronous fast path: ``confirmation: "none"`` without ``callback_url``, signed before it is stored.
+
+Such a request needs no actor, no lease and no ``executing`` row: its caller waits for the answer.
+The items are signed at once (one ``Balancer.sign_digests`` call for the batch, see ``execute``)
+and the finished operation is written with its results in one transaction — one database crossing
+instead of three (insert, start, finish) — before the edge answers 201.
+
+Why this keeps ARCHITECTURE.md §3's rule that every transition is persisted before it is
+acknowledged: nothing about the operation is acknowledged before its final row is committed. If the
+worker dies (or the client goes away and the request is cancelled) before the commit, no row exists,
+nobody was told an id, and the client — who never received an answer — resubmits; signing a digest
+has no side effect outside this process. Once committed, the operation is an ordinary finished one:
+readable with GET, listed, deletable, purged after the results TTL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from functools import partial
+
+import structlog
+
+from actors.operations.deps import OperationDeps
+from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
+from actors.operations.intake import PlannedItem
+from actors.operations.material import Material
+from actors.operations.model import Format, ItemView, OperationView
+from storage.repos import operations as repo
+from storage.repos.operations import NewItem, NewOperation
+
+log = structlog.get_logger("actors.operations")
+
+
+async def sign_now(
+    deps: OperationDeps,
+    new: NewOperation,
+    planned: Sequence[PlannedItem],
+    *,
+    material: Material,
+    format: Format,
+) -> OperationView:
+    """Sign ``planned`` with ``material``, store ``new`` as completed | failed with the results; its view."""
+    batch = Batch(
+        op_id=str(new.id),
+        format=format,
+        detached=new.detached,
+        material=material,
+        items=tuple(ExecItem(item.idx, item.digest, item.content) for item in planned),
+    )
+    results = await execute_batch(batch, hsm=deps.hsm, options=deps.options)
+    state, error, detail = outcome(results)
+    finished = dataclasses.replace(new, state=state.value)
+    items = [
+        NewItem(
+            idx=item.idx,
+            name=item.name,
+            input=item.input.value,
+            digest=item.digest,
+            document=None,
+            preview=None,
+        )
+        for item in planned
+    ]
+    store = partial(
+        repo.insert_finished, error=error, error_detail=detail, retain_s=deps.options.result_ttl_s
+    )
+    row = await deps.db.run(store, finished, items, results)
+    signed = sum(1 for result in results if result.result is not None)
+    log.info("operation_finished", op_id=str(row.id), state=row.state, items=len(results), signed=signed)
+    views = tuple(
+        ItemView(
+            index=item.idx,
+            name=item.name,
+            input=item.input,
+            digest=item.digest,
+            result=result.result,
+            error_code=result.error_code,
+            error_detail=result.error_detail,
+        )
+        for item, result in zip(planned, results, strict=True)
+    )
+    return OperationView(row, views)
