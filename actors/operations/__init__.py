@@ -10,6 +10,7 @@ Module map::
      ├─ preview ....... text previews of text documents for the devices
      ├─ notices ....... OperationNotice for the devices, from planned items or stored rows
      ├─ execute ....... a batch: per item prepare → one Balancer.sign_digests → per item finish
+     ├─ direct ........ the synchronous fast path: sign, then store the finished operation at once
      ├─ units ......... transactions: create, decide, expire, finish (+ callback call site), delete
      ├─ messages ...... Advance, Decide, Expire, Wake, Repush
      ├─ deps .......... OperationDeps shared by the actors; DeviceChannel; Completions (sync waits)
