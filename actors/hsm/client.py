@@ -80,6 +80,10 @@ DEFAULT_CALL_TIMEOUT_S: Final = 5.0
 DEFAULT_CONNECT_TIMEOUT_S: Final = 5.0
 DEFAULT_SEND_TIMEOUT_S: Final = 10.0
 _RECEIVE_SIZE: Final = 256 * 1024
+COALESCED_ITEMS_PER_FRAME: Final = 32
+"""Most single signatures in one coalesced SIGN_MANY frame. Several frames still leave in one write,
+but the unit answers each on its own: replies keep flowing (a busy unit is seen answering, not
+hung) and the client's callers do not fall into lock-step behind one giant frame."""
 
 
 class UnitConnection:
@@ -180,7 +184,10 @@ class UnitConnection:
 
         No writer task, so a quiet connection costs no task switch per call, and frames queued
         while a write is in progress leave together in the next one; single signatures queued
-        meanwhile become one SIGN_MANY frame. The write is shielded from the caller's cancellation
+        meanwhile become SIGN_MANY frames. On a quiet connection a flush that starts with single
+        signatures queued first yields once, so those asked for in the same scheduler batch share
+        its first write. The
+        write is shielded from the caller's cancellation
         (a half-written frame would corrupt the stream) but bounded by ``send_timeout``; a unit
         that takes no bytes for that long is treated as lost.
         """
@@ -192,6 +199,13 @@ class UnitConnection:
         self._flushing = True
         try:
             with trio.CancelScope(shield=True, deadline=trio.current_time() + self._send_timeout) as scope:
+                if self._queued_items and self._calls <= COALESCED_ITEMS_PER_FRAME:
+                    # A quiet connection (open-loop arrivals): let the other tasks of this scheduler
+                    # batch queue their single signatures first, so requests arriving together
+                    # leave in one frame and one send (each send wakes the unit's reader thread).
+                    # A busy one coalesces anyway, while its first write is in progress; waiting
+                    # there too would put all its callers in lock-step behind the same replies.
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 while self._outgoing or self._queued_items:
                     self._pack_items()
                     data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
@@ -277,7 +291,7 @@ class UnitConnection:
         queued, self._queued_items = self._queued_items, []
         while queued:
             budget, count = self.unit_max_frame - wire.MIN_LENGTH - 2, 0
-            while count < min(len(queued), MAX_DIGESTS_PER_CALL):
+            while count < min(len(queued), MAX_DIGESTS_PER_CALL, COALESCED_ITEMS_PER_FRAME):
                 item = queued[count][0]
                 size = 22 + len(item.key.blob or b"") + len(item.digest) + len((item.op_id or "").encode())
                 if size > budget and count:

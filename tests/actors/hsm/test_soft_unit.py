@@ -275,6 +275,31 @@ async def test_concurrent_single_signatures_are_coalesced_and_fail_alone(
     assert frames < items / 5  # most calls shared a frame
 
 
+async def test_single_signatures_asked_in_one_scheduler_batch_share_one_frame(
+    soft_pair: tuple[Unit, Unit],
+) -> None:
+    # Open-loop arrivals: tasks started together on a quiet connection must not send the first
+    # request alone (one send, one frame, one wake-up of the unit's reader for all of them).
+    unit, _ = soft_pair
+    async with unit.connect() as hsm:
+        key = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        before = (await hsm.metrics()).ops.get("sign_many", {"count": 0, "items": 0})
+        digests = [streebog_digest(i.to_bytes(2, "big"), size=32) for i in range(20)]
+        signatures: dict[int, bytes] = {}
+
+        async def sign(index: int) -> None:
+            signatures[index] = await hsm.sign_digest(key.ref(), digests[index])
+
+        async with trio.open_nursery() as nursery:
+            for index in range(len(digests)):
+                nursery.start_soon(sign, index)
+        after = (await hsm.metrics()).ops["sign_many"]
+    assert (after["count"] - before["count"], after["items"] - before["items"]) == (1, 20)
+    public = GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, key.public_key)
+    for index, signature in signatures.items():
+        public.verify_digest(digests[index], signature)
+
+
 async def test_explicit_sign_many(soft_pair: tuple[Unit, Unit]) -> None:
     unit, _ = soft_pair
     async with unit.connect(coalesce=False) as hsm:
