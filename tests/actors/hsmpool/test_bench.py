@@ -22,10 +22,20 @@ def test_a_short_bench_reports_every_phase_and_no_chaos_failure() -> None:
         assert row["vs_raw_1_thread"] > 0
         assert row["vs_adjacent_raw_1_thread"] > 0
         assert set(row["cpu_cores"]) == {"server", "soft-1", "soft-2"}
+    # Both methods: 50 % of the closed-loop maximum (old) and of the swept open-loop maximum (new).
+    sweep = report["open_loop_sweep"]
+    assert sweep["steps"]
+    assert sweep["max_sustainable_rps"] is not None
+    [old] = report["open_loop_old_method"]
     [point] = report["open_loop"]
-    assert point["load_fraction"] == 0.5
-    assert point["failed"] == 0
-    assert point["p99_us"] > 0
+    assert old["max_requests_per_s"] == layer[(2, 1)]["requests_per_s"]
+    assert point["max_requests_per_s"] == sweep["max_sustainable_rps"]
+    for row in (old, point):
+        assert row["load_fraction"] == 0.5
+        assert row["failed"] == 0
+        assert row["p99_us"] > 0
+    assert report["open_loop_generator"]["server_cpu_us_per_request"] > 0
+    assert "server_cpu_us_per_signature_less_generator" in point
     chaos = report["chaos"]
     assert chaos["failed_requests"] == 0
     assert chaos["rejoined_after_s"] is not None
