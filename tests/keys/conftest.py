@@ -16,10 +16,8 @@ Fixtures:
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +33,7 @@ from edge.services import Services
 from storage import Database
 from tests.actors.hsmpool.conftest import softhsm  # noqa: F401 - the fixture, made visible here
 from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visible to these tests
+from tests.oracle import OpenSSL, ossl  # noqa: F401 - re-exported fixture and type
 
 PASSWORD = "correct horse battery"
 """Password of every account the fixtures make."""
@@ -149,36 +148,3 @@ async def keys_api(serve_app: Any, settings: Settings) -> AsyncIterator[StartKey
     yield start
     for client in opened:
         await client.aclose()
-
-
-class OpenSSL:
-    """The ``openssl`` CLI with the gost engine, in one folder: the independent oracle."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-
-    def run(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        """Run ``openssl <args>`` (no check)."""
-        return subprocess.run(
-            ["openssl", *args], input=input, capture_output=True, check=False, timeout=60, cwd=self.workdir
-        )
-
-    def out(self, *args: str, input: bytes | None = None) -> bytes:
-        """stdout of a successful ``openssl <args>``; a failure fails the test with its stderr."""
-        done = self.run(*args, input=input)
-        assert done.returncode == 0, f"openssl {' '.join(args)}: {done.stderr.decode(errors='replace')}"
-        return done.stdout
-
-    def write(self, name: str, data: bytes | str) -> str:
-        """Write a file in the work folder; return its path."""
-        path = self.workdir / name
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return str(path)
-
-
-@pytest.fixture
-def ossl(tmp_path: Path) -> OpenSSL:
-    """openssl working in a folder of this test."""
-    folder = tmp_path / "openssl"
-    folder.mkdir()
-    return OpenSSL(folder)
