@@ -38,9 +38,7 @@ from actors.sessions import (
     open_sessions,
 )
 from config.settings import SecuritySettings, Settings
-from edge import devices
 from edge.app import create_app
-from edge.auth import install_auth
 from edge.device_cli.client import DeviceClient
 from edge.device_cli.state import DeviceState
 from edge.devices.qr import EnrolmentPayload
@@ -188,10 +186,8 @@ async def run_worker(
 
 
 def build_app(settings: Settings, book: OpsBook, options: SessionOptions) -> QuartTrio:
-    """The app as ``create_app`` will build it once the lead wires devices and sessions in."""
+    """``create_app``'s app, with sessions served by this test's in-test operations book."""
     app = create_app(settings, with_services=False)
-    install_auth(app)
-    devices.register(app)
     stop = trio.Event()
 
     @app.before_serving

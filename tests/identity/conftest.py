@@ -1,5 +1,5 @@
 """Identity fixtures: a real server on loopback (hypercorn, this test's PostgreSQL database) with
-``install_auth`` and the users blueprint, accounts made through the domain, and an HTTP helper.
+``create_app``'s app, accounts made through the domain, and an HTTP helper.
 
 Password hashing uses cheap argon2 parameters here (1 pass, 1 MiB) so a test logs in in ~2 ms;
 tests about hashing cost set their own.
@@ -20,9 +20,7 @@ from actors.identity.accounts import NewAccount
 from actors.identity.principal import Role
 from actors.identity.server_secret import load_server_secret
 from config.settings import HsmSettings, SecuritySettings, Settings
-from edge import users
 from edge.app import create_app
-from edge.auth import install_auth
 from storage import Database
 from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visible to these tests
 
@@ -90,12 +88,8 @@ def auth(token: str) -> dict[str, str]:
 
 
 def build_app(settings: Settings) -> Any:
-    """The app as ``create_app`` will build it once the lead wires identity in."""
-    app = create_app(settings)
-    install_auth(app)
-    if users.blueprint.name not in app.blueprints:  # create_app registers it now
-        app.register_blueprint(users.blueprint)
-    return app
+    """The app exactly as ``create_app`` builds it."""
+    return create_app(settings)
 
 
 @pytest.fixture

@@ -33,9 +33,7 @@ from actors.runtime import ActorSystem
 from actors.sessions import SessionHub, SessionOptions
 from actors.sessions.hub import open_sessions
 from config.settings import HsmSettings, SecuritySettings, Settings
-from edge import devices, keys, operations, users
 from edge.app import create_app
-from edge.auth import install_auth
 from edge.device_cli.client import DeviceClient
 from edge.device_cli.state import DeviceState
 from edge.devices.qr import EnrolmentPayload
@@ -126,19 +124,8 @@ async def run_worker(
 
 
 def build_app(settings: Settings, options: OperationsOptions, stop: trio.Event) -> QuartTrio:
-    """The app as ``create_app`` will build it once the lead wires everything in."""
+    """``create_app``'s app, with this test's worker services (options chosen by the test)."""
     app = create_app(settings, with_services=False)
-    # The lead is wiring these into create_app: add only what it does not register yet.
-    if "auth" not in app.blueprints:
-        install_auth(app)
-    if "users" not in app.blueprints:
-        app.register_blueprint(users.blueprint)
-    if "keys" not in app.blueprints:
-        keys.register(app)
-    if "devices" not in app.blueprints:
-        devices.register(app)
-    if "operations" not in app.blueprints:
-        operations.register(app)
 
     @app.before_serving
     async def _start() -> None:
