@@ -10,6 +10,7 @@ Module map::
      ├─ attributes .... CAdES-BES signed attributes: build, read, signing-certificate-v2 binding
      ├─ container ..... SignedData: parsing into received encodings, assembly from encoded parts
      ├─ cades ......... prepare_cades / prepare_cosignature → finish; sign_cades / cosign_cades
+     ├─ batch ......... CadesBatch: prepare/finish of many signatures from per-batch templates
      ├─ verify ........ verify_cades
      └─ raw ........... raw signature of a document or a hash: raw_digest, sign_raw, verify_raw
 
@@ -17,6 +18,7 @@ Formats never touch keys: the only key operation is ``Signer.sign_digest`` over
 ``PreparedSignature.digest_to_sign`` (or over :func:`raw_digest`), which an HSM unit can do.
 """
 
+from signing.cms.batch import CadesBatch
 from signing.cms.cades import (
     PreparedSignature,
     cosign_cades,
@@ -44,6 +46,7 @@ from signing.cms.verify import ContentDigest, verify_cades
 
 __all__ = [
     "DEFAULT_POLICY",
+    "CadesBatch",
     "CertificateSummary",
     "Check",
     "CheckName",

@@ -35,15 +35,20 @@ from signing.keys import Signer, spki_key_algorithm
 from signing.x509 import Certificate
 
 __all__ = [
+    "DATA",
     "PreparedSignature",
+    "check_algorithm",
     "cosign_cades",
     "finish",
     "prepare_cades",
     "prepare_cosignature",
     "sign_cades",
+    "signer_info_parts",
+    "signing_time_or_now",
 ]
 
-_DATA = "1.2.840.113549.1.7.1"
+DATA = "1.2.840.113549.1.7.1"
+"""Dotted OID of the ``data`` content type."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +73,14 @@ class PreparedSignature:
     """The existing CMS a co-signature is added to."""
 
 
-def _check_algorithm(certificate: Certificate, algorithm: SignatureAlgorithm) -> None:
+def check_algorithm(certificate: Certificate, algorithm: SignatureAlgorithm) -> None:
+    """``UnsupportedAlgorithmError`` unless ``algorithm`` signs with the certificate's kind of key."""
     if spki_key_algorithm(certificate.spki) is not algorithm.key_algorithm:
         raise UnsupportedAlgorithmError(f"{algorithm.name} does not go with the certificate's key")
 
 
-def _signing_time(signing_time: dt.datetime | None) -> dt.datetime:
+def signing_time_or_now(signing_time: dt.datetime | None) -> dt.datetime:
+    """``signing_time`` (it must be timezone-aware), or now when None."""
     if signing_time is None:
         return dt.datetime.now(dt.UTC)
     if signing_time.tzinfo is None:
@@ -97,7 +104,7 @@ def _prepared(
     attributes = build_signed_attributes(
         content_type=content_type,
         message_digest=message_digest,
-        signing_time=_signing_time(signing_time),
+        signing_time=signing_time_or_now(signing_time),
         certificate=certificate,
         digest=digest,
     )
@@ -129,14 +136,14 @@ def prepare_cades(
     sends only the hash). ``signing_time`` defaults to now; ``certificates`` are embedded besides the
     signer's (intermediate CAs).
     """
-    _check_algorithm(certificate, signature_algorithm)
+    check_algorithm(certificate, signature_algorithm)
     if content_digest is not None and not detached:
         raise InvalidInputError("a signature made from a digest can only be detached")
     message_digest = document_digest(
         signature_algorithm.digest, content=content, content_digest=content_digest
     )
     return _prepared(
-        content_type=_DATA,
+        content_type=DATA,
         message_digest=message_digest,
         certificate=certificate,
         signature_algorithm=signature_algorithm,
@@ -164,7 +171,7 @@ def prepare_cosignature(
     detached one needs the document or its digest. When the document is known, it must be the one
     the existing signers signed (checked against their message-digest attributes).
     """
-    _check_algorithm(certificate, signature_algorithm)
+    check_algorithm(certificate, signature_algorithm)
     parsed = load_signed_data(signature)
     if not parsed.detached:
         if content is not None or content_digest is not None:
@@ -239,25 +246,25 @@ def finish(prepared: PreparedSignature, signature: bytes, *, verify: bool = True
 
 def _signer_info(prepared: PreparedSignature, signature: bytes) -> bytes:
     """``SignerInfo`` v1 with issuerAndSerialNumber, written around the very attribute bytes signed."""
-    certificate = prepared.certificate
+    head, tail = signer_info_parts(prepared.certificate, prepared.signature_algorithm)
+    # The signed SET OF becomes [0] IMPLICIT: same length and contents, another tag.
+    signed_attributes = bytes([CONTEXT_0]) + prepared.signed_attributes[1:]
+    return tlv(SEQUENCE, b"".join((head, signed_attributes, tail, bytes(core.OctetString(signature).dump()))))
+
+
+def signer_info_parts(certificate: Certificate, algorithm: SignatureAlgorithm) -> tuple[bytes, bytes]:
+    """The encoded fields of a SignerInfo v1 by ``certificate`` around its signed attributes.
+
+    Before them: version, sid (issuerAndSerialNumber) and digestAlgorithm; after them:
+    signatureAlgorithm (the signature value follows).
+    """
     issuer_and_serial = tlv(
         SEQUENCE, bytes(certificate.issuer.dump()) + bytes(core.Integer(certificate.serial_number).dump())
     )
-    # The signed SET OF becomes [0] IMPLICIT: same length and contents, another tag.
-    signed_attributes = bytes([CONTEXT_0]) + prepared.signed_attributes[1:]
-    return tlv(
-        SEQUENCE,
-        b"".join(
-            (
-                bytes(core.Integer(1).dump()),
-                issuer_and_serial,
-                bytes(digest_identifier(prepared.signature_algorithm.digest).dump()),
-                signed_attributes,
-                bytes(signature_identifier(prepared.signature_algorithm).dump()),
-                bytes(core.OctetString(signature).dump()),
-            )
-        ),
+    head = (
+        bytes(core.Integer(1).dump()) + issuer_and_serial + bytes(digest_identifier(algorithm.digest).dump())
     )
+    return head, bytes(signature_identifier(algorithm).dump())
 
 
 def _encapsulated(content: bytes | None) -> bytes:

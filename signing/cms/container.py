@@ -23,12 +23,13 @@ from signing.errors import MalformedDataError, SigningError, UnsupportedAlgorith
 from signing.keys import load_der_or_pem
 from signing.x509 import Certificate
 
-__all__ = ["PARSE_ERRORS", "ParsedSignedData", "assemble_signed_data", "load_signed_data"]
+__all__ = ["PARSE_ERRORS", "SIGNED_DATA_OID", "ParsedSignedData", "assemble_signed_data", "load_signed_data"]
 
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 """What asn1crypto raises, lazily, on malformed input."""
 
-_SIGNED_DATA_OID = bytes(core.ObjectIdentifier("1.2.840.113549.1.7.2").dump())
+SIGNED_DATA_OID = bytes(core.ObjectIdentifier("1.2.840.113549.1.7.2").dump())
+"""Encoded OID of the ``signedData`` content type."""
 _PEM_LABELS = ("CMS", "PKCS7", "PKCS #7 SIGNED DATA")
 _VERSIONS = frozenset({1, 3, 4, 5})  # RFC 5652 §5.1
 
@@ -150,4 +151,4 @@ def assemble_signed_data(
             tlv(SET, b"".join(signer_infos)),
         )
     )
-    return tlv(SEQUENCE, _SIGNED_DATA_OID + tlv(CONTEXT_0, tlv(SEQUENCE, body)))
+    return tlv(SEQUENCE, SIGNED_DATA_OID + tlv(CONTEXT_0, tlv(SEQUENCE, body)))
