@@ -72,11 +72,17 @@ class StorageSettings(Section):
     """Timeout of one repository operation."""
     start_timeout_s: PositiveSeconds = 60.0
     """Timeout for the embedded server to start."""
+    group_commit_max_units: Annotated[int, Field(ge=1, le=10_000)] = 64
+    """Most units of work that share one transaction in a group commit (``storage.group``)."""
+    group_commit_flows: Annotated[int, Field(ge=1, le=1000)] = 2
+    """Group commits in flight at once per worker process (each holds one pooled connection)."""
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> StorageSettings:
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("pool_min_size must not exceed pool_max_size")
+        if self.group_commit_flows > self.pool_max_size:
+            raise ValueError("group_commit_flows must not exceed pool_max_size")
         return self
 
 

@@ -23,22 +23,27 @@ work (CPU-heavy code there delays every other unit of work of the process). Nest
 (``SET`` without ``LOCAL``, session advisory locks, ``LISTEN``, cursors ``WITH HOLD``) is undone when
 the connection goes back to the pool (asyncpg's reset), at the price of one round trip per unit; a
 unit therefore costs BEGIN + its statements + COMMIT + reset round trips.
+
+``run_grouped`` has ``run``'s contract but lets concurrent units share one transaction and one
+durable commit (``storage.group``): for small independent writes on a hot path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Literal, TypeVar, TypeVarTuple, Unpack, cast
+from typing import Any, Literal, TypeVar, TypeVarTuple, Unpack, cast
 
 import asyncpg
+import outcome
 import trio
 
 from config.settings import StorageSettings
 from storage.bridge import AsyncioThread
 from storage.errors import StorageError
+from storage.group import GroupCommitter, Unit
 from storage.notify import Listener, TrioSubscriber
 from storage.sqlstate import translated
 
@@ -67,6 +72,12 @@ class Database:
         self._pool = pool
         self._settings = settings
         self._listener = Listener(dsn, timeout=settings.connect_timeout_s)
+        self.group_commits = GroupCommitter(
+            self._bridge_group,
+            max_units=settings.group_commit_max_units,
+            flows=settings.group_commit_flows,
+        )
+        """Forms the groups of ``run_grouped`` (its counters show how well units coalesce)."""
         self.applied_migrations: tuple[str, ...] = ()
         """Migration versions this ``open_database`` applied (empty when the schema was current)."""
 
@@ -78,6 +89,19 @@ class Database:
     ) -> T:
         """Run ``fn(conn, *args)`` in a read-write transaction and return its result."""
         return await self._bridge.run(self._unit, fn, args, timeout, False)
+
+    async def run_grouped(
+        self,
+        fn: Callable[[Connection, Unpack[Ts]], Awaitable[T]],
+        *args: *Ts,
+    ) -> T:
+        """``run``, with the transaction and its commit shared by concurrent callers (``storage.group``).
+
+        ``fn`` must not catch database errors and carry on, nor change session state; the group is
+        bounded by ``StorageSettings.command_timeout_s``.
+        """
+        result: T = await self.group_commits.run(fn, args)
+        return result
 
     async def run_readonly(
         self,
@@ -143,6 +167,27 @@ class Database:
                     conn = cast(Connection, proxy)  # the proxy forwards every Connection method
                     async with conn.transaction(isolation=isolation, readonly=readonly):
                         return await fn(conn, *args)
+
+    async def _bridge_group(self, jobs: Sequence[tuple[Unit, tuple[Any, ...]]]) -> list[outcome.Outcome[Any]]:
+        return await self._bridge.run(self._group_unit, jobs)
+
+    async def _group_unit(self, jobs: Sequence[tuple[Unit, tuple[Any, ...]]]) -> list[outcome.Outcome[Any]]:
+        # On the asyncio thread: all jobs in one transaction; if it fails, each alone.
+        try:
+            with translated():
+                async with asyncio.timeout(self._settings.command_timeout_s):
+                    async with self._pool.acquire() as proxy:
+                        conn = cast(Connection, proxy)
+                        async with conn.transaction():
+                            values = [await fn(conn, *args) for fn, args in jobs]
+        except Exception as exc:
+            if len(jobs) == 1:
+                return [outcome.Error(exc)]
+            alone = await asyncio.gather(
+                *(self._unit(fn, args, None, False) for fn, args in jobs), return_exceptions=True
+            )
+            return [outcome.Error(v) if isinstance(v, BaseException) else outcome.Value(v) for v in alone]
+        return [outcome.Value(value) for value in values]
 
     async def close(self) -> None:
         """Close the listener and the pool (shielded, bounded); called by ``open_database``."""

@@ -2,14 +2,17 @@
 
 Such a request needs no actor, no lease and no ``executing`` row: its caller waits for the answer.
 The items are signed at once (one ``Balancer.sign_digests`` call for the batch, see ``execute``)
-and the finished operation is written with its results in one transaction — one database crossing
-instead of three (insert, start, finish) — before the edge answers 201.
+and the finished operation is written with its results in one statement — instead of three
+transactions (insert, start, finish) — before the edge answers 201. That statement goes through the
+group commit (``Database.run_grouped``): requests finishing together share one transaction and one
+WAL flush, each still answered only once its own row is committed.
 
 Why this keeps ARCHITECTURE.md §3's rule that every transition is persisted before it is
 acknowledged: nothing about the operation is acknowledged before its final row is committed. If the
-worker dies (or the client goes away and the request is cancelled) before the commit, no row exists,
-nobody was told an id, and the client — who never received an answer — resubmits; signing a digest
-has no side effect outside this process. Once committed, the operation is an ordinary finished one:
+worker dies (or the client goes away and the request is cancelled) before the commit, no row exists
+(or, when its group had already been sent, the row exists but nobody was told its id), and the
+client — who never received an answer — resubmits; signing a digest has no side effect outside this
+process. Once committed, the operation is an ordinary finished one:
 readable with GET, listed, deletable, purged after the results TTL.
 """
 
@@ -65,7 +68,7 @@ async def sign_now(
     store = partial(
         repo.insert_finished, error=error, error_detail=detail, retain_s=deps.options.result_ttl_s
     )
-    row = await deps.db.run(store, finished, items, results)
+    row = await deps.db.run_grouped(store, finished, items, results)
     signed = sum(1 for result in results if result.result is not None)
     log.info("operation_finished", op_id=str(row.id), state=row.state, items=len(results), signed=signed)
     views = tuple(

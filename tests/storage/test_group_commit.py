@@ -1,0 +1,122 @@
+"""``Database.run_grouped``: concurrent units share a commit, yet each caller gets its own outcome."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pydantic
+import pytest
+import trio
+
+from config.settings import Settings, StorageSettings
+from storage import Connection, Database, open_database
+from storage.errors import ConflictError
+
+CALLERS = 40
+
+
+async def _put(conn: Connection, key: str, value: str) -> str:
+    await conn.execute("INSERT INTO kv (key, value) VALUES ($1, to_jsonb($2::text))", key, value)
+    return f"{key}={value}"
+
+
+async def _keys(conn: Connection, prefix: str) -> set[str]:
+    rows = await conn.fetch("SELECT key FROM kv WHERE key LIKE $1", prefix + "%")
+    return {row["key"] for row in rows}
+
+
+async def _slow_put(conn: Connection, key: str) -> None:
+    await conn.execute("SELECT pg_sleep(0.3)")
+    await _put(conn, key, "slow")
+
+
+async def test_a_lone_caller_commits_and_gets_its_result(db: Database) -> None:
+    assert await db.run_grouped(_put, "lone", "1") == "lone=1"
+    assert await db.run_readonly(_keys, "lone") == {"lone"}
+    assert db.group_commits.groups == 1
+
+
+async def test_concurrent_callers_share_groups_and_each_gets_its_own_result(db: Database) -> None:
+    results: dict[int, str] = {}
+
+    async def caller(i: int) -> None:
+        results[i] = await db.run_grouped(_put, f"c{i}", str(i))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(CALLERS):
+            nursery.start_soon(caller, i)
+    assert results == {i: f"c{i}={i}" for i in range(CALLERS)}
+    assert await db.run_readonly(_keys, "c") == {f"c{i}" for i in range(CALLERS)}
+    assert db.group_commits.units == CALLERS
+    assert db.group_commits.groups < CALLERS  # they coalesced
+
+
+async def test_a_failing_unit_fails_alone_and_the_others_commit(db: Database) -> None:
+    await db.run(_put, "dup", "0")
+    outcomes: dict[str, object] = {}
+
+    async def caller(key: str) -> None:
+        try:
+            outcomes[key] = await db.run_grouped(_put, key, "1")
+        except ConflictError as exc:
+            outcomes[key] = exc
+
+    async with trio.open_nursery() as nursery:
+        for i in range(10):
+            nursery.start_soon(caller, f"ok{i}")
+        nursery.start_soon(caller, "dup")
+    assert isinstance(outcomes.pop("dup"), ConflictError)
+    assert outcomes == {f"ok{i}": f"ok{i}=1" for i in range(10)}
+    assert await db.run_readonly(_keys, "ok") == {f"ok{i}" for i in range(10)}
+
+
+async def test_a_caller_s_own_exception_passes_through(db: Database) -> None:
+    class Boom(Exception):
+        pass
+
+    async def fail(conn: Connection) -> None:
+        await _put(conn, "boom", "1")
+        raise Boom
+
+    with pytest.raises(Boom):
+        await db.run_grouped(fail)
+    assert await db.run_readonly(_keys, "boom") == set()
+
+
+@pytest.fixture
+async def one_flow_db(pg_settings: Settings) -> AsyncIterator[Database]:
+    storage = pg_settings.storage.model_copy(update={"group_commit_flows": 1})
+    async with open_database(pg_settings.model_copy(update={"storage": storage})) as database:
+        yield database
+
+
+async def test_a_cancelled_queued_caller_is_withdrawn_and_the_group_goes_on(one_flow_db: Database) -> None:
+    db = one_flow_db
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(db.run_grouped, _slow_put, "first")
+        await trio.sleep(0.05)  # the first group is in flight: the next callers queue
+        with trio.move_on_after(0.05) as scope:
+            await db.run_grouped(_put, "withdrawn", "1")
+        assert scope.cancelled_caught
+        assert await db.run_grouped(_put, "after", "1") == "after=1"
+    assert await db.run_readonly(_keys, "") >= {"first", "after"}
+    assert "withdrawn" not in await db.run_readonly(_keys, "")
+
+
+async def test_a_leader_cancelled_mid_group_finishes_it_and_returns(one_flow_db: Database) -> None:
+    db = one_flow_db
+    with trio.move_on_after(0.05):
+        await db.run_grouped(_slow_put, "leader")
+        reached = True  # like a unit that committed just before the cancellation arrived
+    assert reached
+    assert await db.run_readonly(_keys, "leader") == {"leader"}
+
+
+def test_flows_cannot_exceed_the_pool() -> None:
+    with pytest.raises(pydantic.ValidationError, match="group_commit_flows"):
+        StorageSettings(pool_max_size=2, group_commit_flows=3)
+
+
+def test_asyncpg_is_what_units_see() -> None:
+    assert Connection is asyncpg.Connection
