@@ -9,7 +9,9 @@ the invariants the schema cannot express alone:
   cannot both claim the default and fail on the index;
 * a user's first active key and first valid certificate become the default by themselves;
 * revoking a key revokes its valid certificates in the same unit; a revoked object loses the
-  default flag (nothing is promoted in its place: the user chooses).
+  default flag (nothing is promoted in its place: the user chooses);
+* every change to a key or certificate row is announced on ``CHANGES_CHANNEL`` (payload: the user
+  id) by a trigger (``migrations/0007_key_change_notify.sql``), for per-process caches.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ CA_COLUMNS = (
     "id, status, algorithm, paramset, hsm_domain, hsm_key_id, wrapped_blob, certificate_der, subject, "
     "not_before, not_after, issued_count, next_crl_number, created_at, retired_at"
 )
+
+CHANGES_CHANNEL = "klyuch_keys_changed"
+"""NOTIFY channel of key and certificate changes (sent by triggers when the change commits)."""
 
 _DEFAULT_LOCK_SALT = 0x6B657973  # "keys": separates these advisory locks from any other user-keyed lock
 
