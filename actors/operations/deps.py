@@ -15,6 +15,7 @@ from actors.operations.model import OperationView
 from actors.operations.options import OperationsOptions
 from actors.sessions.protocol import OperationNotice
 from storage import Database
+from storage.database import Connection
 
 
 class DeviceChannel(Protocol):
@@ -26,6 +27,22 @@ class DeviceChannel(Protocol):
 
     async def withdraw(self, op_id: UUID, user_id: UUID | None = None) -> None:
         """Take the operation off every device."""
+        ...
+
+    async def stage_push(self, conn: Connection, notice: OperationNotice) -> None:
+        """``push``'s storage step inside the caller's unit of work; then ``shown`` after the commit."""
+        ...
+
+    def shown(self, notice: OperationNotice) -> None:
+        """``push``'s in-memory step, once ``stage_push`` is committed."""
+        ...
+
+    async def stage_withdraw(self, conn: Connection, op_id: UUID, user_id: UUID) -> None:
+        """``withdraw``'s storage step inside the caller's unit of work; then ``withdrawn``."""
+        ...
+
+    def withdrawn(self, op_id: UUID, user_id: UUID) -> None:
+        """``withdraw``'s in-memory step, once ``stage_withdraw`` is committed."""
         ...
 
 

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 
 from actors.operations.intake import PlannedItem
 from actors.sessions.protocol import MAX_NAME_CHARS, MAX_PREVIEW_CHARS, NoticeItem, OperationNotice
-from storage.repos.operations import NoticeRow, OperationRow
+from storage.repos.operations import NewItem, NoticeRow, OperationRow
 
 
-def notice_of(row: OperationRow, items: Iterable[PlannedItem | NoticeRow]) -> OperationNotice:
-    """The notice of ``row`` with ``items`` (planned or stored), in item order."""
+def notice_of(row: OperationRow, items: Iterable[PlannedItem | NewItem | NoticeRow]) -> OperationNotice:
+    """The notice of ``row`` with ``items`` (planned, being inserted, or stored), in item order."""
     return OperationNotice(
         op_id=row.id,
         user_id=row.user_id,

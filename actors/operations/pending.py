@@ -4,11 +4,18 @@ One actor per live operation, a TEMPORARY child of the worker's Operations super
 as ``op:<uuid>``. It is created with the operation's row — just inserted by this worker, or claimed
 after its previous driver's lease lapsed (re-hydration) — and does what the state calls for::
 
-    awaiting_confirmation  push the notice to the user's devices, arm the TTL timer, wait for a
-                           ``Decide`` (→ confirmed | declined) or the timer (→ expired)
-    confirmed              → executing (guarded), withdraw the notice, sign, → completed | failed
+    awaiting_confirmation  show the notice on the user's devices (a fresh operation stored and
+                           announced it with its row), arm the TTL timer, wait for a ``Decide``
+                           (→ confirmed → executing | declined, the notice withdrawn in the same
+                           transaction) or the timer (→ expired)
+    confirmed              (decided in another worker) → executing (guarded), withdraw the notice,
+                           sign, → completed | failed
     executing              (claimed from a dead worker, or inserted so for policy "none") sign again
     finished               withdraw the notice if still shown, release waiters, stop
+
+A confirmation this actor applies moves the row through ``confirmed`` to ``executing`` in one
+guarded UPDATE (``repo.decide`` with an executor): both transitions are stored before the device is
+answered or anything is signed, so there is no resting ``confirmed`` row to re-read in between.
 
 Every transition is persisted (a guarded UPDATE) before the actor acts on it or answers; when a
 guard fails, the actor re-reads the row and follows what it finds: decided or deleted elsewhere,
@@ -58,6 +65,8 @@ class Fresh:
     """The checked signing material (None: load it at execution; device operations re-check)."""
     has_contents: bool
     """Whether ``items`` still hold the documents (else an attached signature re-reads them)."""
+    notice: OperationNotice | None = None
+    """The notice stored and announced with the row (``units.create``): only shown, not pushed."""
 
 
 class PendingOperation(Actor):
@@ -149,11 +158,18 @@ class PendingOperation(Actor):
             confirm=decision.decision is Decision.CONFIRM,
             retain_s=self._deps.options.result_ttl_s,
             wake=False,
+            executor=self._deps.node_id,
+            lease_s=self._deps.options.lease_s,
+            devices=self._deps.devices,
         )
-        new = await self._deps.db.run(decide, row.id)
+        channel = self._deps.devices
+        new = await self._deps.db.run_grouped(decide, row.id)
         if new is None:
             return await self._decision_refused()
         self._row = new
+        if channel is not None:  # withdrawn in the deciding transaction
+            self._withdrawn = True
+            channel.withdrawn(row.id, row.user_id)
         self.log.info("operation_decided", state=new.state, device_id=str(decision.device_id))
         self.ref.tell(Advance(row.id))
         return ACCEPTED
@@ -169,7 +185,7 @@ class PendingOperation(Actor):
     async def _expire(self) -> None:
         if self._state.finished:
             return
-        new = await self._deps.db.run(
+        new = await self._deps.db.run_grouped(
             partial(units.expire, retain_s=self._deps.options.result_ttl_s), self._row.id
         )
         if new is None:
@@ -185,7 +201,7 @@ class PendingOperation(Actor):
         row = self._row
         if not (row.state == State.EXECUTING and row.owner_node == deps.node_id):
             start = partial(repo.start_execution, node=deps.node_id, lease_s=deps.options.lease_s)
-            started = await deps.db.run(start, row.id)
+            started = await deps.db.run_grouped(start, row.id)
             if started is None:
                 if await self._reload():
                     await self._advance()
@@ -203,7 +219,7 @@ class PendingOperation(Actor):
             results=results,
             retain_s=deps.options.result_ttl_s,
         )
-        finished = await deps.db.run(finish, row.id)
+        finished = await deps.db.run_grouped(finish, row.id)
         if finished is None:  # taken over meanwhile: the new driver's outcome counts
             self.log.warning("operation_finish_lost")
             if await self._reload():
@@ -258,6 +274,11 @@ class PendingOperation(Actor):
         channel = self._deps.devices
         if channel is None:
             return  # shown through PendingLookup when a device connects
+        fresh = self._fresh
+        if fresh is not None and fresh.notice is not None and not self._pushed:
+            channel.shown(fresh.notice)  # stored and announced with the row
+            self._pushed = True
+            return
         try:
             await channel.push(await self._notice())
         except Exception as exc:  # a device channel failure must not lose the operation

@@ -159,12 +159,15 @@ class OperationsService:
         ]
         if synchronous:  # signed before anything is stored: see actors.operations.direct
             return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
-        row = await self._deps.db.run(units.create, new, items)
+        # The notice is stored and announced with the row: one transaction, shared by concurrent
+        # requests (group commit); the actor only shows it.
+        devices = self._deps.devices if policy is Policy.DEVICE else None
+        row, notice = await self._deps.db.run_grouped(units.create_pushed, new, items, devices)
         if policy is Policy.NONE:
             fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
         else:  # contents are re-read at execution (stored when needed); memory holds no documents
             stripped = tuple(dataclasses.replace(item, content=None) for item in planned)
-            fresh = Fresh(items=stripped, material=None, has_contents=False)
+            fresh = Fresh(items=stripped, material=None, has_contents=False, notice=notice)
         try:
             await self._start_actor(row, fresh=fresh)
         except ActorError as exc:  # stored and leased: the keeper claims it once the lease lapses
@@ -256,8 +259,9 @@ class OperationsService:
             confirm=decision.decision is Decision.CONFIRM,
             retain_s=deps.options.result_ttl_s,
             wake=True,
+            devices=deps.devices,
         )
-        row = await deps.db.run(decide, decision.op_id)
+        row = await deps.db.run_grouped(decide, decision.op_id)
         if row is None:
             current = await deps.db.run_readonly(repo.get_operation, decision.op_id)
             if current is None or current.user_id != decision.user_id or current.policy != Policy.DEVICE:
@@ -266,10 +270,10 @@ class OperationsService:
                 return EXPIRED
             return ALREADY_DECIDED
         log.info("operation_decided", op_id=str(row.id), state=row.state, device_id=str(decision.device_id))
+        if deps.devices is not None:  # withdrawn in the deciding transaction
+            deps.devices.withdrawn(row.id, row.user_id)
         if row.state == State.CONFIRMED:
             await self._adopt(row.id)
-        elif self._deps.devices is not None:
-            await _quietly_withdraw(self._deps.devices, row)
         return ACCEPTED
 
     async def _adopt(self, op_id: UUID) -> None:
@@ -376,13 +380,6 @@ def _tell(system: ActorSystem, op_id: UUID, message: object) -> None:
         return
     with contextlib.suppress(ActorError):  # stopping, or it re-reads soon anyway
         ref.tell(message)
-
-
-async def _quietly_withdraw(channel: DeviceChannel, row: OperationRow) -> None:
-    try:
-        await channel.withdraw(row.id, row.user_id)
-    except Exception as exc:
-        log.warning("operation_withdraw_failed", op_id=str(row.id), error_type=type(exc).__name__)
 
 
 __all__ = ["OPERATIONS_ID", "OperationsService", "open_operations", "start_operations"]

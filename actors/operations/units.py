@@ -15,7 +15,10 @@ from uuid import UUID
 
 from actors import callbacks
 from actors.operations import signals
+from actors.operations.deps import DeviceChannel
 from actors.operations.model import State
+from actors.operations.notices import notice_of
+from actors.sessions.protocol import OperationNotice
 from storage.database import Connection
 from storage.repos import operations as repo
 from storage.repos.operations import ItemResult, NewItem, NewOperation, OperationRow
@@ -37,6 +40,22 @@ async def create(conn: Connection, op: NewOperation, items: Sequence[NewItem]) -
     return await repo.insert_operation(conn, op, items)
 
 
+async def create_pushed(
+    conn: Connection, op: NewOperation, items: Sequence[NewItem], devices: DeviceChannel | None
+) -> tuple[OperationRow, OperationNotice | None]:
+    """``create``; an operation awaiting confirmation is also pushed to ``devices`` in this transaction.
+
+    The notice is stored and announced here (``DeviceChannel.stage_push``); the caller shows it
+    (``shown``) once committed. Returns the row and that notice, if any.
+    """
+    row = await create(conn, op, items)
+    if devices is None or row.state != State.AWAITING_CONFIRMATION:
+        return row, None
+    notice = notice_of(row, items)
+    await devices.stage_push(conn, notice)
+    return row, notice
+
+
 async def decide(
     conn: Connection,
     op_id: UUID,
@@ -46,14 +65,31 @@ async def decide(
     confirm: bool,
     retain_s: float,
     wake: bool,
+    executor: UUID | None = None,
+    lease_s: float = 0.0,
+    devices: DeviceChannel | None = None,
 ) -> OperationRow | None:
-    """awaiting_confirmation → confirmed | declined; a decline is announced; ``wake`` NOTIFYs the driver."""
+    """awaiting_confirmation → confirmed (→ executing for ``executor``, see ``repo.decide``) | declined.
+
+    A decline is announced; ``wake`` NOTIFYs the driver; with ``devices`` the notice is withdrawn in
+    the same transaction (the caller calls ``withdrawn`` once committed): a decided operation is no
+    longer shown.
+    """
     row = await repo.decide(
-        conn, op_id, user_id=user_id, device_id=device_id, confirm=confirm, retain_s=retain_s
+        conn,
+        op_id,
+        user_id=user_id,
+        device_id=device_id,
+        confirm=confirm,
+        retain_s=retain_s,
+        executor=executor,
+        lease_s=lease_s,
     )
     if row is not None:
         if State(row.state).finished:
             await announce(conn, row)
+        if devices is not None:
+            await devices.stage_withdraw(conn, op_id, row.user_id)
         if wake:
             await repo.notify(conn, signals.CHANNEL, str(op_id))
     return row

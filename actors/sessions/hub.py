@@ -85,7 +85,29 @@ class SessionHub:
         the same operation (e.g. after re-hydration in another worker) moves its ownership here and
         gives devices that lost their nonce a fresh one.
         """
-        await self._db.run(_push_unit, notice, self.node_id)
+        await self._db.run_grouped(self.stage_push, notice)
+        self.shown(notice)
+
+    async def stage_push(self, conn: Connection, notice: OperationNotice) -> None:
+        """The storage half of ``push``, as a step of the caller's unit of work (storage thread).
+
+        Lets the operation that creates a notice store and announce it in its own transaction; call
+        ``shown`` once that transaction has committed. Touches nothing but ``conn``.
+        """
+        signal = signals.Pushed(notice.op_id, notice.user_id, self.node_id)
+        await repo.put_notice_signalled(
+            conn,
+            notice.op_id,
+            notice.user_id,
+            self.node_id,
+            dumps_notice(notice),
+            notice.expires_at,
+            channel=signals.SHARED_CHANNEL,
+            payload=signals.encode(signal),
+        )
+
+    def shown(self, notice: OperationNotice) -> None:
+        """The in-memory half of ``push``: offer ``notice`` to this worker's session of its user."""
         _tell(self._session(notice.user_id), Offer(notice, self.node_id))
 
     async def withdraw(self, op_id: UUID, user_id: UUID | None = None) -> None:
@@ -95,13 +117,30 @@ class SessionHub:
         ``PendingLookup`` alone); otherwise the stored notice names its user. Withdrawing is final
         for an op id: a later push of the same id is ignored by sessions that saw the withdrawal.
         """
+        if user_id is not None:  # the notice can only be this user's: one statement
+            await self._db.run_grouped(self.stage_withdraw, op_id, user_id)
+            self.withdrawn(op_id, user_id)
+            return
         stored_user = await self._db.run(_withdraw_unit, op_id, user_id, self.node_id)
-        target = stored_user or user_id
-        if target is not None:
-            _tell(self._session(target), Withdraw(op_id))
+        if stored_user is not None:
+            self.withdrawn(op_id, stored_user)
         else:
             for ref in self._sessions():
                 _tell(ref, Withdraw(op_id))
+
+    async def stage_withdraw(self, conn: Connection, op_id: UUID, user_id: UUID) -> None:
+        """The storage half of ``withdraw(op_id, user_id)`` as a step of the caller's unit of work.
+
+        Call ``withdrawn`` once that transaction has committed. Touches nothing but ``conn``.
+        """
+        signal = signals.Withdrawn(op_id, user_id, self.node_id)
+        await repo.delete_notice_signalled(
+            conn, op_id, channel=signals.SHARED_CHANNEL, payload=signals.encode(signal)
+        )
+
+    def withdrawn(self, op_id: UUID, user_id: UUID) -> None:
+        """The in-memory half of ``withdraw``: take the operation off this worker's session of its user."""
+        _tell(self._session(user_id), Withdraw(op_id))
 
     # -- edge --------------------------------------------------------------------------------------
 
@@ -248,14 +287,6 @@ async def open_sessions(
             with trio.CancelScope(shield=True):
                 await hub.aclose()
             nursery.cancel_scope.cancel()
-
-
-async def _push_unit(conn: Connection, notice: OperationNotice, node_id: UUID) -> None:
-    await repo.put_notice(
-        conn, notice.op_id, notice.user_id, node_id, dumps_notice(notice), notice.expires_at
-    )
-    signal = signals.Pushed(notice.op_id, notice.user_id, node_id)
-    await repo.notify(conn, signals.SHARED_CHANNEL, signals.encode(signal))
 
 
 async def _withdraw_unit(conn: Connection, op_id: UUID, user_id: UUID | None, node_id: UUID) -> UUID | None:

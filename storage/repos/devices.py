@@ -195,6 +195,37 @@ async def put_notice(
     )
 
 
+async def put_notice_signalled(
+    conn: Connection,
+    op_id: UUID,
+    user_id: UUID,
+    owner_node: UUID,
+    notice: str,
+    expires_at: datetime,
+    *,
+    channel: str,
+    payload: str,
+) -> None:
+    """``put_notice`` and ``pg_notify(channel, payload)`` in one statement (one round trip)."""
+    await conn.execute(
+        """WITH put AS (
+               INSERT INTO device_notices (op_id, user_id, owner_node, notice, expires_at)
+               VALUES ($1, $2, $3, $4::jsonb, $5)
+               ON CONFLICT (op_id) DO UPDATE
+                  SET owner_node = excluded.owner_node, notice = excluded.notice,
+                      expires_at = excluded.expires_at, pushed_at = now()
+                WHERE device_notices.user_id = excluded.user_id)
+           SELECT pg_notify($6, $7)""",
+        op_id,
+        user_id,
+        owner_node,
+        notice,
+        expires_at,
+        channel,
+        payload,
+    )
+
+
 async def get_notice(conn: Connection, op_id: UUID) -> NoticeRow | None:
     """The notice of ``op_id``, if it was pushed and not withdrawn."""
     row = await conn.fetchrow(f"SELECT {NOTICE_COLUMNS} FROM device_notices WHERE op_id = $1", op_id)
@@ -207,6 +238,17 @@ async def delete_notice(conn: Connection, op_id: UUID) -> UUID | None:
         "DELETE FROM device_notices WHERE op_id = $1 RETURNING user_id", op_id
     )
     return user_id
+
+
+async def delete_notice_signalled(conn: Connection, op_id: UUID, *, channel: str, payload: str) -> None:
+    """``delete_notice`` and ``pg_notify(channel, payload)`` in one statement (one round trip)."""
+    await conn.execute(
+        """WITH gone AS (DELETE FROM device_notices WHERE op_id = $1)
+           SELECT pg_notify($2, $3)""",
+        op_id,
+        channel,
+        payload,
+    )
 
 
 async def live_notices(conn: Connection, user_id: UUID) -> list[NoticeRow]:

@@ -33,6 +33,9 @@ LIVE_STATES = ("created", "awaiting_confirmation", "confirmed", "executing")
 
 _FINISH = "finished_at = now(), retain_until = now() + make_interval(secs => {retain})"
 _LEASE = "owner_node = {node}, lease_until = now() + make_interval(secs => {lease})"
+_DROP_INPUTS = """UPDATE operation_items AS i SET document = NULL, preview = NULL FROM op
+                   WHERE i.operation_id = op.id AND (i.document IS NOT NULL OR i.preview IS NOT NULL)"""
+"""A CTE step after ``op`` (a finishing UPDATE): the finished operation keeps no documents or previews."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,14 +192,21 @@ class ItemResult:
 
 
 async def insert_operation(conn: Connection, op: NewOperation, items: Sequence[NewItem]) -> OperationRow:
-    """Insert an operation and its items (one statement each); return the row."""
+    """Insert an operation and its items in one statement; return the row."""
+    # The items' CTE runs with the operation's; the foreign key is checked at the statement's end.
     row = await conn.fetchrow(
-        f"""INSERT INTO operations (id, user_id, client_id, format, detached, certificate_id,
-                                    digest_algorithm, state, policy, callback_url, item_count,
-                                    expires_at, owner_node, lease_until)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                    now() + make_interval(secs => $12), $13, now() + make_interval(secs => $14))
-            RETURNING {OPERATION_COLUMNS}""",
+        f"""WITH op AS (
+                INSERT INTO operations (id, user_id, client_id, format, detached, certificate_id,
+                                        digest_algorithm, state, policy, callback_url, item_count,
+                                        expires_at, owner_node, lease_until)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                        now() + make_interval(secs => $12), $13, now() + make_interval(secs => $14))
+                RETURNING {OPERATION_COLUMNS}),
+            items AS (
+                INSERT INTO operation_items (operation_id, idx, name, input, digest, document, preview)
+                SELECT $1, * FROM unnest($15::integer[], $16::text[], $17::text[], $18::bytea[],
+                                         $19::bytea[], $20::text[]))
+            SELECT * FROM op""",
         op.id,
         op.user_id,
         op.client_id,
@@ -211,12 +221,6 @@ async def insert_operation(conn: Connection, op: NewOperation, items: Sequence[N
         float(op.ttl_s),
         op.owner_node,
         float(op.lease_s),
-    )
-    await conn.execute(
-        """INSERT INTO operation_items (operation_id, idx, name, input, digest, document, preview)
-           SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::bytea[], $6::bytea[],
-                                    $7::text[])""",
-        op.id,
         [item.idx for item in items],
         [item.name for item in items],
         [item.input for item in items],
@@ -383,52 +387,67 @@ async def decide(
     device_id: UUID,
     confirm: bool,
     retain_s: float,
+    executor: UUID | None = None,
+    lease_s: float = 0.0,
 ) -> OperationRow | None:
     """awaiting_confirmation → confirmed | declined, if still awaiting, the user's, and not expired.
 
-    A decline finishes the operation: documents and previews are deleted at once.
+    A decline finishes the operation: documents and previews are deleted at once. A confirmation
+    with an ``executor`` that holds the operation's lease goes on to ``executing`` in the same
+    statement (confirmed → executing, its lease renewed for ``lease_s``): the driver that applies the
+    decision starts signing at once, and both transitions are stored before anyone is answered.
+    Held by another worker, the row stops at ``confirmed`` as without ``executor``.
     """
     if confirm:
         row = await conn.fetchrow(
             f"""UPDATE operations
-                   SET state = 'confirmed', decided_by_device = $3, decided_at = now(), updated_at = now()
+                   SET state = CASE WHEN owner_node = $4 THEN 'executing' ELSE 'confirmed' END,
+                       lease_until = CASE WHEN owner_node = $4 THEN now() + make_interval(secs => $5)
+                                          ELSE lease_until END,
+                       decided_by_device = $3, decided_at = now(), updated_at = now()
                  WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation' AND expires_at > now()
              RETURNING {OPERATION_COLUMNS}""",
             op_id,
             user_id,
             device_id,
+            executor,
+            float(lease_s),
         )
     else:
         row = await conn.fetchrow(
-            f"""UPDATE operations
-                   SET state = 'declined', decided_by_device = $3, decided_at = now(), updated_at = now(),
-                       error = 'declined', error_detail = 'the user declined the operation on a device',
-                       {_FINISH.format(retain="$4")}
-                 WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation' AND expires_at > now()
-             RETURNING {OPERATION_COLUMNS}""",
+            f"""WITH op AS (
+                    UPDATE operations
+                       SET state = 'declined', decided_by_device = $3, decided_at = now(),
+                           updated_at = now(), error = 'declined',
+                           error_detail = 'the user declined the operation on a device',
+                           {_FINISH.format(retain="$4")}
+                     WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation'
+                       AND expires_at > now()
+                 RETURNING {OPERATION_COLUMNS}),
+                inputs AS ({_DROP_INPUTS})
+                SELECT * FROM op""",
             op_id,
             user_id,
             device_id,
             float(retain_s),
         )
-        if row is not None:
-            await _drop_inputs(conn, op_id)
     return None if row is None else _operation(row)
 
 
 async def expire(conn: Connection, op_id: UUID, *, retain_s: float) -> OperationRow | None:
     """created | awaiting_confirmation → expired (the caller's timer decided the TTL ran out)."""
     row = await conn.fetchrow(
-        f"""UPDATE operations
-               SET state = 'expired', updated_at = now(), error = 'expired',
-                   error_detail = 'the operation was not confirmed in time', {_FINISH.format(retain="$2")}
-             WHERE id = $1 AND state IN ('created', 'awaiting_confirmation')
-         RETURNING {OPERATION_COLUMNS}""",
+        f"""WITH op AS (
+                UPDATE operations
+                   SET state = 'expired', updated_at = now(), error = 'expired',
+                       error_detail = 'the operation was not confirmed in time', {_FINISH.format(retain="$2")}
+                 WHERE id = $1 AND state IN ('created', 'awaiting_confirmation')
+             RETURNING {OPERATION_COLUMNS}),
+            inputs AS ({_DROP_INPUTS})
+            SELECT * FROM op""",
         op_id,
         float(retain_s),
     )
-    if row is not None:
-        await _drop_inputs(conn, op_id)
     return None if row is None else _operation(row)
 
 
@@ -463,38 +482,38 @@ async def finish_execution(
 ) -> OperationRow | None:
     """executing → completed | failed with per-item results, if ``node`` still holds it.
 
-    Documents and previews are deleted in the same statement as the results are written.
+    One statement: the items (results written, documents and previews deleted) are updated only
+    when the operation's guarded update took the row.
     """
     if state not in ("completed", "failed"):
         raise ValueError(f"an execution finishes as completed or failed, not {state!r}")
     row = await conn.fetchrow(
-        f"""UPDATE operations
-               SET state = $3, error = $4, error_detail = $5, updated_at = now(), owner_node = NULL,
-                   lease_until = NULL, {_FINISH.format(retain="$6")}
-             WHERE id = $1 AND state = 'executing' AND owner_node = $2
-         RETURNING {OPERATION_COLUMNS}""",
+        f"""WITH op AS (
+                UPDATE operations
+                   SET state = $3, error = $4, error_detail = $5, updated_at = now(), owner_node = NULL,
+                       lease_until = NULL, {_FINISH.format(retain="$6")}
+                 WHERE id = $1 AND state = 'executing' AND owner_node = $2
+             RETURNING {OPERATION_COLUMNS}),
+            items AS (
+                UPDATE operation_items AS i
+                   SET result = u.result, error_code = u.code, error_detail = u.detail,
+                       document = NULL, preview = NULL
+                  FROM op, unnest($7::integer[], $8::bytea[], $9::text[], $10::text[])
+                           AS u(idx, result, code, detail)
+                 WHERE i.operation_id = op.id AND i.idx = u.idx)
+            SELECT * FROM op""",
         op_id,
         node,
         state,
         error,
         error_detail,
         float(retain_s),
-    )
-    if row is None:
-        return None
-    await conn.execute(
-        """UPDATE operation_items AS i
-              SET result = u.result, error_code = u.code, error_detail = u.detail,
-                  document = NULL, preview = NULL
-             FROM unnest($2::integer[], $3::bytea[], $4::text[], $5::text[]) AS u(idx, result, code, detail)
-            WHERE i.operation_id = $1 AND i.idx = u.idx""",
-        op_id,
         [r.idx for r in results],
         [r.result for r in results],
         [r.error_code for r in results],
         [r.error_detail for r in results],
     )
-    return _operation(row)
+    return None if row is None else _operation(row)
 
 
 async def delete_operation(conn: Connection, op_id: UUID) -> str | None:
@@ -504,14 +523,6 @@ async def delete_operation(conn: Connection, op_id: UUID) -> str | None:
         return state
     await conn.execute("DELETE FROM operations WHERE id = $1", op_id)
     return state
-
-
-async def _drop_inputs(conn: Connection, op_id: UUID) -> None:
-    await conn.execute(
-        """UPDATE operation_items SET document = NULL, preview = NULL
-            WHERE operation_id = $1 AND (document IS NOT NULL OR preview IS NOT NULL)""",
-        op_id,
-    )
 
 
 # --- ownership and housekeeping --------------------------------------------------------------------
