@@ -4,7 +4,9 @@ Access tokens follow RFC 9068 closely: header ``typ: at+jwt``, HS256 under the s
 claims ``iss``, ``aud``, ``sub`` (user id, or the client id for a client acting as itself), ``role``,
 ``jti``, ``iat``, ``exp``, ``sid`` (the session) and ``client_id`` when a client obtained it. Decoding
 accepts HS256 only (so ``alg: none`` and algorithm confusion fail), requires every claim and the
-``typ`` header, and checks issuer, audience and expiry.
+``typ`` header, and checks issuer, audience and expiry. A token that verified once is remembered
+(bounded, per codec: the key never changes under it), so a client's later requests with the same
+token cost a dictionary lookup and the expiry check instead of parsing and an HMAC (~40 µs).
 
 Refresh tokens and client secrets are 256-bit random strings; only their SHA-256 is stored: with
 that much entropy a fast hash is as strong as a slow one, and lookups stay indexable.
@@ -29,6 +31,8 @@ from config.settings import SecuritySettings
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "role", "jti", "iat", "exp", "sid")
+VERIFIED_CACHE_SIZE = 10_000
+"""Verified tokens remembered per codec (cleared at once when full: the next requests verify again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class AccessTokenCodec:
         self._key = key
         self._settings = settings
         self._clock = clock
+        self._verified: dict[str, AccessClaims] = {}
 
     @property
     def ttl_s(self) -> int:
@@ -104,6 +109,12 @@ class AccessTokenCodec:
 
     def decode(self, token: str, *, verify_expiry: bool = True) -> AccessClaims:
         """Verify ``token`` and return its claims; ``InvalidTokenError``/``TokenExpiredError`` otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            # Same check as PyJWT's (wall clock, leeway): everything else about these bytes was verified.
+            if verify_expiry and time.time() >= known.expires_at + self._settings.token_leeway_s:
+                raise TokenExpiredError("the access token has expired")
+            return known
         try:
             decoded = jwt.decode_complete(
                 token,
@@ -120,7 +131,11 @@ class AccessTokenCodec:
             raise InvalidTokenError("the access token is invalid") from None
         if decoded["header"].get("typ") != TOKEN_TYPE:
             raise InvalidTokenError("the token is not an access token")
-        return _claims(decoded["payload"])
+        claims = _claims(decoded["payload"])
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
 
 
 def _claims(payload: dict[str, Any]) -> AccessClaims:
