@@ -28,7 +28,7 @@ from actors.operations.errors import ITEM_CODES
 from actors.operations.material import Material
 from actors.operations.model import Format, State
 from actors.operations.options import OperationsOptions
-from signing.cms import finish, prepare_cades
+from signing.cms import CadesBatch
 from signing.errors import SigningError
 from storage.repos.operations import ItemResult
 
@@ -77,6 +77,11 @@ async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptio
     outcomes: dict[int, ItemResult] = {}
     pending: list[tuple[int, bytes, Finisher]] = []
     attached = batch.format is Format.CADES_BES and not batch.detached
+    try:
+        prepare = _preparer(batch, signing_time)
+    except SigningError as exc:
+        # The certificate, algorithm or time refused by the format: no item can be prepared.
+        return [ItemResult(item.idx, None, exc.code, str(exc)[:1000]) for item in batch.items]
     for count, item in enumerate(batch.items, start=1):
         if attached and item.content is None:
             outcomes[item.idx] = ItemResult(
@@ -84,7 +89,7 @@ async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptio
             )
             continue
         try:
-            digest, finisher = _prepare(batch, item, signing_time, options)
+            digest, finisher = prepare(item)
         except SigningError as exc:
             outcomes[item.idx] = ItemResult(item.idx, None, exc.code, str(exc)[:1000])
         else:
@@ -124,34 +129,35 @@ def outcome(results: Sequence[ItemResult]) -> tuple[State, str | None, str | Non
     return State.FAILED, code, "no item could be signed; see the items' errors"
 
 
-def _prepare(
-    batch: Batch, item: ExecItem, signing_time: dt.datetime, options: OperationsOptions
-) -> tuple[bytes, Finisher]:
-    signing = batch.material.signing
-    algorithm = signing.signature_algorithm
+Preparer = Callable[[ExecItem], tuple[bytes, Finisher]]
+"""One item → (what the key signs, how its signature becomes the result)."""
+
+
+def _preparer(batch: Batch, signing_time: dt.datetime) -> Preparer:
+    """How ``batch``'s items are prepared; CAdES encodes what its items share once (``CadesBatch``)."""
     if batch.format is Format.RAW:
-        return item.digest, _as_is
-    if batch.detached:
-        prepared = prepare_cades(
-            certificate=signing.certificate,
-            signature_algorithm=algorithm,
-            content_digest=item.digest,
-            detached=True,
-            signing_time=signing_time,
-        )
+        return _raw_item
+    signing = batch.material.signing
+    template = CadesBatch(
+        certificate=signing.certificate,
+        signature_algorithm=signing.signature_algorithm,
+        detached=batch.detached,
+        signing_time=signing_time,
+    )
+    return partial(_cades_item, template)
+
+
+def _raw_item(item: ExecItem) -> tuple[bytes, Finisher]:
+    return item.digest, _as_is
+
+
+def _cades_item(template: CadesBatch, item: ExecItem) -> tuple[bytes, Finisher]:
+    if template.detached:
+        prepared = template.prepare(content_digest=item.digest)
     else:
-        prepared = prepare_cades(
-            item.content,
-            certificate=signing.certificate,
-            signature_algorithm=algorithm,
-            signing_time=signing_time,
-        )
-
-    def finish_cades(signature: bytes) -> bytes:
-        # finish()'s own check is made by _verify_all, with the key parsed once per batch.
-        return finish(prepared, signature, verify=False)
-
-    return prepared.digest_to_sign, finish_cades
+        prepared = template.prepare(item.content)
+    # finish()'s own check is made by _verify_all, with the key parsed once per batch.
+    return prepared.digest_to_sign, partial(template.finish, prepared, verify=False)
 
 
 def _as_is(signature: bytes) -> bytes:

@@ -74,6 +74,11 @@ class CadesBatch:
         self._data_certificates = tlv(CONTEXT_0, own_certificates)
         self._detached_encapsulated = tlv(SEQUENCE, _DATA_OID)
 
+    @property
+    def detached(self) -> bool:
+        """Whether the content stays outside the signatures."""
+        return self._detached
+
     def prepare(
         self, content: bytes | None = None, *, content_digest: bytes | None = None
     ) -> PreparedSignature:
