@@ -60,6 +60,8 @@ HANDSHAKE_TIMEOUT_S: Final = 5.0
 SEND_TIMEOUT_S: Final = 10.0
 FAULT_EXIT_STATUS: Final = 70
 _READ_BUFFER: Final = 256 * 1024
+_OP_NAMES: Final = {op.value: op.name.lower() for op in Op}
+"""Metric names by operation code (decode_request has refused unknown codes already)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,12 @@ class _Connection:
         self._config = server.config
         self._sock = sock
         self._send_lock = threading.Lock()
-        self._slots_free = threading.BoundedSemaphore(self._config.max_in_flight)
+        # Jobs outstanding on this connection: a counter under a C lock (threading's semaphores
+        # are Python-level Conditions, several µs per job on the hot path); ``_room`` is waited
+        # on only when the limit is reached.
+        self._count_lock = threading.Lock()
+        self._in_flight = 0
+        self._room = threading.Event()
         self._closed = False
 
     def run(self) -> None:
@@ -221,8 +228,22 @@ class _Connection:
     def _send_error(self, request_id: int, error: HsmError) -> None:
         self.send(wire.pack(wire.Kind.ERROR, request_id, encode_error(error)))
 
+    def _take_room(self) -> None:
+        """Count one more outstanding job; wait while ``max_in_flight`` are outstanding."""
+        limit = self._config.max_in_flight
+        while True:
+            with self._count_lock:
+                if self._in_flight < limit:
+                    self._in_flight += 1
+                    return
+                self._room.clear()
+            self._room.wait()
+
     def _job_done(self) -> None:
-        self._slots_free.release()
+        with self._count_lock:
+            self._in_flight -= 1
+            if self._in_flight == self._config.max_in_flight - 1:
+                self._room.set()
         self._server.job_answered()
 
     def close(self) -> None:
@@ -282,7 +303,7 @@ class _Connection:
         except HsmRequestError as exc:
             self._send_error(request_id, exc)
             return
-        op_name = Op(kind).name.lower()
+        op_name = _OP_NAMES[kind]
         answer = _Answer(self, request_id, op_name, received, op_id)
         if isinstance(request, Health):
             answer(self._server.health())
@@ -296,7 +317,7 @@ class _Connection:
         elif self._server.stopping:
             answer(UnitStoppingError("the unit is shutting down"))
         else:
-            self._slots_free.acquire()
+            self._take_room()
             answer.release = self._job_done
             self._server.job_started()
             if isinstance(request, SignDigests):
