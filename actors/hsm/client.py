@@ -28,6 +28,7 @@ pending and later call with :class:`UnitLostError`; no reply within the timeout 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -94,6 +95,7 @@ class UnitConnection:
         stream: trio.SocketStream,
         hello: dict[str, Any],
         *,
+        raw_socket: socket.socket,
         call_timeout: float,
         max_frame: int,
         send_timeout: float = DEFAULT_SEND_TIMEOUT_S,
@@ -101,6 +103,10 @@ class UnitConnection:
     ) -> None:
         """Internal: the stream has passed the handshake."""
         self._stream = stream
+        # The stdlib socket under the stream (non-blocking): the data path sends and receives on it
+        # directly and parks only when the kernel would block. trio's send_all/recv_into add a
+        # checkpoint (a scheduler pass) to every call and try recv once more only to get EAGAIN.
+        self._sock: socket.socket = raw_socket
         self.unit_id: str = hello["unit_id"]
         """The unit's id, from its HELLO."""
         self.backend: str = hello["backend"]
@@ -128,6 +134,13 @@ class UnitConnection:
     def in_flight(self) -> int:
         """Calls waiting for their reply."""
         return self._calls
+
+    @property
+    def joinable(self) -> bool:
+        """True while single signatures wait for a flush that has not written yet (during its
+        yield) and their frame has room: one more :meth:`sign_digest` now shares their frame,
+        their write and their reply instead of costing its own."""
+        return self._flushing and 0 < len(self._queued_items) < COALESCED_ITEMS_PER_FRAME
 
     # --- the generic call ----------------------------------------------------------------------
 
@@ -182,14 +195,14 @@ class UnitConnection:
     async def _send(self, frame: bytes | None) -> None:
         """Queue ``frame``; the first caller to find no send in progress writes everything queued.
 
-        No writer task, so a quiet connection costs no task switch per call, and frames queued
-        while a write is in progress leave together in the next one; single signatures queued
-        meanwhile become SIGN_MANY frames. On a quiet connection a flush that starts with single
-        signatures queued first yields once, so those asked for in the same scheduler batch share
-        its first write. The
-        write is shielded from the caller's cancellation
-        (a half-written frame would corrupt the stream) but bounded by ``send_timeout``; a unit
-        that takes no bytes for that long is treated as lost.
+        No writer task, so a quiet connection costs no task switch per call. The flushing task
+        first yields once (one scheduler pass, shielded): every other task of the same batch — a
+        burst of open-loop arrivals, or the callers a batch of replies just woke — queues behind
+        it meanwhile, and single signatures queued together leave as SIGN_MANY frames in one
+        write (each write wakes the unit's reader thread). The write itself goes straight to the
+        socket; only when the kernel buffer is full does it park, shielded from the caller's
+        cancellation (a half-written frame would corrupt the stream) but bounded by
+        ``send_timeout``: a unit that takes no bytes for that long is treated as lost.
         """
         self._raise_if_lost()
         if frame is not None:
@@ -198,26 +211,40 @@ class UnitConnection:
             return
         self._flushing = True
         try:
-            with trio.CancelScope(shield=True, deadline=trio.current_time() + self._send_timeout) as scope:
-                if self._queued_items and self._calls <= COALESCED_ITEMS_PER_FRAME:
-                    # A quiet connection (open-loop arrivals): let the other tasks of this scheduler
-                    # batch queue their single signatures first, so requests arriving together
-                    # leave in one frame and one send (each send wakes the unit's reader thread).
-                    # A busy one coalesces anyway, while its first write is in progress; waiting
-                    # there too would put all its callers in lock-step behind the same replies.
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                while self._outgoing or self._queued_items:
-                    self._pack_items()
-                    data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
-                    self._outgoing.clear()
-                    await self._stream.send_all(data)
-            if scope.cancelled_caught:
-                self._mark_lost(f"unit {self.unit_id!r} took no bytes for {self._send_timeout} s")
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            while (self._outgoing or self._queued_items) and self._lost is None:
+                self._pack_items()
+                data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
+                self._outgoing.clear()
+                await self._write(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._mark_lost(f"cannot write to unit {self.unit_id!r}: {exc!r}")
         finally:
             self._flushing = False
         self._raise_if_lost()
+
+    async def _write(self, data: bytes) -> None:
+        """Write all of ``data``; park (shielded, up to ``send_timeout``) only while the kernel is full.
+
+        The common case — the socket buffer has room — is one ``send`` and no scheduler pass.
+        """
+        try:
+            sent = self._sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        view = memoryview(data)[sent:]
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + self._send_timeout) as scope:
+            while view:
+                try:
+                    sent = self._sock.send(view)
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(self._sock)
+                    continue
+                view = view[sent:]
+        if scope.cancelled_caught:
+            self._mark_lost(f"unit {self.unit_id!r} took no bytes for {self._send_timeout} s")
 
     def _raise_if_lost(self) -> None:
         if self._lost is not None:
@@ -356,20 +383,33 @@ class UnitConnection:
 
     async def _receive_frames(self) -> None:
         # recv_into a reused buffer: a plain recv(256 KiB) allocates that much per call (~25 µs).
-        sock = self._stream.socket
+        # Park until readable, then read what is there; a short read means the kernel had no more,
+        # so go back to waiting rather than paying a recv that only says EAGAIN.
+        sock = self._sock
         buffer = bytearray(_RECEIVE_SIZE)
+        view = memoryview(buffer)
         filled = 0
         while True:
-            if filled == len(buffer):  # one frame bigger than the buffer: grow (up to max_frame)
-                buffer = buffer + bytearray(len(buffer))
-            received = await sock.recv_into(memoryview(buffer)[filled:])
-            if not received:
-                return
-            filled += received
-            consumed = self._route_frames(buffer, filled)
-            if consumed:
-                buffer[: filled - consumed] = buffer[consumed:filled]
-                filled -= consumed
+            await trio.lowlevel.wait_readable(sock)
+            while True:
+                if filled == len(buffer):  # one frame bigger than the buffer: grow (up to max_frame)
+                    view.release()
+                    buffer = buffer + bytearray(len(buffer))
+                    view = memoryview(buffer)
+                space = len(buffer) - filled
+                try:
+                    received = sock.recv_into(view[filled:])
+                except BlockingIOError:
+                    break
+                if not received:
+                    return
+                filled += received
+                consumed = self._route_frames(buffer, filled)
+                if consumed:
+                    buffer[: filled - consumed] = buffer[consumed:filled]
+                    filled -= consumed
+                if received < space:
+                    break
 
     def _route_frames(self, buffer: bytearray, filled: int) -> int:
         offset = 0
@@ -426,7 +466,7 @@ async def open_unit_connection(
     """
     try:
         with trio.fail_after(connect_timeout):
-            stream = await trio.open_unix_socket(os.fspath(path))
+            raw_socket, stream = await _connect_unix(os.fspath(path))
             try:
                 hello = await client_handshake(stream, auth_key)
             except BaseException:
@@ -439,7 +479,12 @@ async def open_unit_connection(
     except OSError as exc:
         raise UnitLostError(f"cannot connect to the unit at {Path(path)}: {exc.strerror or exc}") from exc
     connection = UnitConnection(
-        stream, hello, call_timeout=call_timeout, max_frame=max_frame, coalesce=coalesce
+        stream,
+        hello,
+        raw_socket=raw_socket,
+        call_timeout=call_timeout,
+        max_frame=max_frame,
+        coalesce=coalesce,
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection._read_loop)
@@ -448,3 +493,19 @@ async def open_unit_connection(
         finally:
             await connection.aclose()
             nursery.cancel_scope.cancel()
+
+
+async def _connect_unix(path: str) -> tuple[socket.socket, trio.SocketStream]:
+    """Connect to ``path``; return the stdlib socket (non-blocking) and the trio stream over it.
+
+    Like :func:`trio.open_unix_socket`, but we keep the stdlib object the trio socket wraps, for
+    the data path's direct sends and receives.
+    """
+    raw_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        trio_socket = trio.socket.from_stdlib_socket(raw_socket)  # makes it non-blocking
+        await trio_socket.connect(path)
+    except BaseException:
+        raw_socket.close()
+        raise
+    return raw_socket, trio.SocketStream(trio_socket)

@@ -8,9 +8,12 @@ through the chosen handle, which does the accounting.
 
 Routing: among the ``healthy`` units of the key's domain, the one with the fewest items in flight
 (digests; 1 for other calls) — fewest outstanding calls, weighted by their size — ties broken in
-turn. Retries: a request that fails with a retryable unit error (the unit died, hung, had no slot,
-was stopping) goes to another unit of the domain, each unit at most once and at most
-``max_attempts`` in all. Signing a digest, reading a public key, agreeing and unwrapping have no
+turn; a single signature counts a unit with a coalesced frame about to leave a few items lighter,
+so that a burst of arrivals shares one frame.
+
+Retries: a request that fails with a retryable unit error (the unit died, hung, had no slot, was
+stopping) goes to another unit of the domain, each unit at most once and at most ``max_attempts``
+in all. Signing a digest, reading a public key, agreeing and unwrapping have no
 side effects, so they are always retried. Key generation:
 
 * soft units return the new key only as a blob in the reply, so a generation lost with its unit
@@ -46,6 +49,10 @@ _T = TypeVar("_T")
 
 _NOT_EXECUTED: Final = (NotSentError, NoSlotError, UnitStoppingError)
 """Failures that prove the unit did not run the request."""
+JOIN_BONUS: Final = 8
+"""How many items lighter a unit looks to a single signature that can join a frame about to
+leave for it (see :meth:`Balancer._pick`). Below 16 items a frame runs on one slot of the unit
+anyway, so a burst of up to ~8 costs one frame without losing parallelism worth having."""
 
 
 class Balancer:
@@ -149,7 +156,7 @@ class Balancer:
         async def sign(connection: UnitConnection) -> bytes:
             return await connection.sign_digest(key.ref, digest, op_id=op_id)
 
-        return await self._run(key.domain, "sign", 1, sign)
+        return await self._run(key.domain, "sign", 1, sign, join=True)
 
     async def sign_digests(
         self, key: HsmKey, digests: Sequence[bytes], *, op_id: str | None = None
@@ -245,13 +252,21 @@ class Balancer:
         return handles
 
     def _pick(
-        self, handles: tuple[UnitHandle, ...], tried: list[UnitHandle], items: int
+        self, handles: tuple[UnitHandle, ...], tried: list[UnitHandle], items: int, join: bool = False
     ) -> UnitHandle | None:
         """The least-loaded healthy untried unit with room for ``items``; :class:`HsmBusyError` if
-        there are healthy untried units but none has room."""
+        there are healthy untried units but none has room.
+
+        ``join`` (single signatures): a unit whose connection holds single signatures about to
+        leave in one frame counts :data:`JOIN_BONUS` items lighter, so a burst of arrivals
+        shares one frame, one unit wake-up and one reply instead of being dealt out one by one
+        — the lone-frame cost is most of a single signature's CPU — while a unit more than that
+        ahead still loses to a lighter one.
+        """
         count = len(handles)
         start = next(self._turn) % count
         best: UnitHandle | None = None
+        best_load = 0
         full = False
         for offset in range(count):
             handle = handles[(start + offset) % count]
@@ -259,8 +274,12 @@ class Balancer:
                 continue
             if not handle.can_take(items, self._limit):
                 full = True
-            elif best is None or handle.outstanding_items < best.outstanding_items:
-                best = handle
+                continue
+            load = handle.outstanding_items
+            if join and handle.joinable:
+                load -= JOIN_BONUS
+            if best is None or load < best_load:
+                best, best_load = handle, load
         if best is None and full:
             raise HsmBusyError(f"every healthy HSM unit has {self._limit} items in flight")
         return best
@@ -273,6 +292,7 @@ class Balancer:
         fn: Callable[[UnitConnection], Awaitable[_T]],
         *,
         retry_if: Callable[[HsmError], bool] | None = None,
+        join: bool = False,
     ) -> _T:
         handles = self._units_of(domain)
         counters = self.counters
@@ -281,7 +301,7 @@ class Balancer:
         last: HsmError | None = None
         while len(tried) < self._max_attempts:
             try:
-                handle = self._pick(handles, tried, items)
+                handle = self._pick(handles, tried, items, join)
             except HsmBusyError:
                 counters.failures[HsmBusyError.code] += 1
                 raise

@@ -109,6 +109,13 @@ class UnitHandle:
         """True when requests may be sent to this unit."""
         return self.state is UnitState.HEALTHY
 
+    @property
+    def joinable(self) -> bool:
+        """True when a single signature sent now would share a frame about to leave (see
+        :attr:`UnitConnection.joinable`)."""
+        connection = self.connection
+        return connection is not None and connection.joinable
+
     # --- the data path (Balancer) ----------------------------------------------------------------
 
     async def call(self, operation: str, items: int, fn: Callable[[UnitConnection], Awaitable[_T]]) -> _T:
