@@ -12,7 +12,8 @@ from actors.operations import Format
 from actors.operations.execute import VERIFY_IN_THREAD_FROM, Batch, ExecItem, execute_batch
 from actors.operations.material import Material, MaterialCache
 from signing.cms import finish, prepare_cades
-from tests.operations.conftest import MakePerson, OpenSSL, StartWorker
+from tests.operations.conftest import MakePerson, StartWorker
+from tests.oracle import OpenSSL
 
 DOCUMENTS = [f"Счёт № {i}\n".encode() * (20 + i) for i in range(VERIFY_IN_THREAD_FROM + 2)]
 
@@ -69,9 +70,9 @@ async def test_cades_items_are_prepare_and_finish_and_openssl_verifies_them(
             assert results[-1].result is None
             assert results[-1].error_code == "document_missing"
         for index in (0, len(DOCUMENTS) - 1):
-            result = results[index].result
-            assert result is not None
-            _openssl_verifies(ossl, ca_path, result, DOCUMENTS[index], detached=detached)
+            signature = results[index].result
+            assert signature is not None
+            _openssl_verifies(ossl, ca_path, signature, DOCUMENTS[index], detached=detached)
 
 
 def _openssl_verifies(
