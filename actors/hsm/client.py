@@ -8,11 +8,12 @@
 
 Any number of tasks may call at once: each request gets a fresh id; the caller that finds no
 write in progress writes every queued frame in one go (no writer task); a reader task routes
-each reply to its caller by id. Single signatures asked for while a write is in progress are
-coalesced into one SIGN_MANY frame (each still succeeds or fails alone), so a busy connection
-pays the per-frame costs once per batch. A caller that times out or is cancelled just stops
-waiting: the late reply is dropped, and the connection stays usable (cancellation never cuts a
-frame in half).
+each reply to its caller by id. Single signatures asked for in the same scheduler pass, or while
+a coalesced frame is out (:data:`BATCHES_IN_FLIGHT`; its reply sends them), are coalesced into
+one SIGN_MANY frame (each still succeeds or fails alone), so a busy connection pays the
+per-frame costs once per batch while a lone request leaves at once. A caller that times out or is
+cancelled just stops waiting: the late reply is dropped, and the connection stays usable
+(cancellation never cuts a frame in half).
 
 Failures are typed (:mod:`actors.hsm.errors`): the unit's refusals come back as the classes it
 raised; a connection that breaks — the process died, was killed, closed on us — fails every
@@ -81,6 +82,12 @@ DEFAULT_CALL_TIMEOUT_S: Final = 5.0
 DEFAULT_CONNECT_TIMEOUT_S: Final = 5.0
 DEFAULT_SEND_TIMEOUT_S: Final = 10.0
 _RECEIVE_SIZE: Final = 256 * 1024
+BATCHES_IN_FLIGHT: Final = 1
+"""Coalesced SIGN_MANY frames a connection keeps in flight. A single signature asked for while that
+many are out waits in the queue, and the reply that frees the place sends everything queued by
+then in one write (Nagle's algorithm, clocked by replies): a lone request leaves at once, and the
+busier the connection the more requests share a frame — a frame's cost (a write, a wake-up of the
+unit's reader and of a slot, a reply, a wake-up here) is most of a lone signature's CPU."""
 COALESCED_ITEMS_PER_FRAME: Final = 32
 """Most single signatures in one coalesced SIGN_MANY frame. Several frames still leave in one write,
 but the unit answers each on its own: replies keep flowing (a busy unit is seen answering, not
@@ -123,6 +130,9 @@ class UnitConnection:
         self._outgoing: list[bytes] = []
         self._queued_items: list[tuple[SignItem, Pending]] = []
         self._flushing = False
+        self._batches_in_flight = 0
+        self._nursery: trio.Nursery | None = None
+        """Where a write the reader could not finish without parking continues (set when served)."""
         self._calls = 0
 
     @property
@@ -193,25 +203,33 @@ class UnitConnection:
             raise decode_error(pending.body)
 
     async def _send(self, frame: bytes | None) -> None:
-        """Queue ``frame``; the first caller to find no send in progress writes everything queued.
+        """Queue ``frame`` (None: a single signature was queued); write what is queued unless
+        someone else will.
 
         No writer task, so a quiet connection costs no task switch per call. The flushing task
         first yields once (one scheduler pass, shielded): every other task of the same batch — a
         burst of open-loop arrivals, or the callers a batch of replies just woke — queues behind
         it meanwhile, and single signatures queued together leave as SIGN_MANY frames in one
-        write (each write wakes the unit's reader thread). The write itself goes straight to the
-        socket; only when the kernel buffer is full does it park, shielded from the caller's
-        cancellation (a half-written frame would corrupt the stream) but bounded by
-        ``send_timeout``: a unit that takes no bytes for that long is treated as lost.
+        write (each write wakes the unit's reader thread). Single signatures queued while
+        :data:`BATCHES_IN_FLIGHT` coalesced frames are out are not written here: the reader sends
+        them when a reply frees a place (:meth:`_flush_waiting`).
         """
         self._raise_if_lost()
         if frame is not None:
             self._outgoing.append(frame)
-        if self._flushing:
+        if self._flushing or (frame is None and self._batches_in_flight >= BATCHES_IN_FLIGHT):
             return
         self._flushing = True
         try:
             await trio.lowlevel.cancel_shielded_checkpoint()
+            await self._write_queued()
+        finally:
+            self._flushing = False
+        self._raise_if_lost()
+
+    async def _write_queued(self) -> None:
+        """Write every queued frame and single signature (the caller holds ``_flushing``)."""
+        try:
             while (self._outgoing or self._queued_items) and self._lost is None:
                 self._pack_items()
                 data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
@@ -219,9 +237,30 @@ class UnitConnection:
                 await self._write(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._mark_lost(f"cannot write to unit {self.unit_id!r}: {exc!r}")
+
+    def _flush_waiting(self) -> None:
+        """On the reader, after routing replies: send the single signatures that waited for a
+        place among the coalesced frames in flight, in one write and without parking; what the
+        kernel does not take at once is finished by a task of its own (rare)."""
+        if self._flushing or not self._queued_items or self._batches_in_flight >= BATCHES_IN_FLIGHT:
+            return
+        self._pack_items()
+        data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
+        self._outgoing.clear()
+        try:
+            sent = self._sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data) and self._nursery is not None:
+            self._outgoing.insert(0, data[sent:])
+            self._flushing = True
+            self._nursery.start_soon(self._finish_flush)
+
+    async def _finish_flush(self) -> None:
+        try:
+            await self._write_queued()
         finally:
             self._flushing = False
-        self._raise_if_lost()
 
     async def _write(self, data: bytes) -> None:
         """Write all of ``data``; park (shielded, up to ``send_timeout``) only while the kernel is full.
@@ -328,6 +367,7 @@ class UnitConnection:
             chunk, queued = queued[:count], queued[count:]
             request_id = self._new_id()
             self._pending[request_id] = Batch([pending for _, pending in chunk])
+            self._batches_in_flight += 1
             body = encode_request(SignMany(items=tuple(item for item, _ in chunk)))
             self._outgoing.append(wire.pack(Op.SIGN_MANY, request_id, body))
 
@@ -408,6 +448,7 @@ class UnitConnection:
                 if consumed:
                     buffer[: filled - consumed] = buffer[consumed:filled]
                     filled -= consumed
+                    self._flush_waiting()
                 if received < space:
                     break
 
@@ -429,6 +470,8 @@ class UnitConnection:
                 raise decode_error(body)  # a connection-level error: the unit hangs up after it
             waiting = self._pending.pop(request_id, None)
             if waiting is not None:
+                if isinstance(waiting, Batch):
+                    self._batches_in_flight -= 1
                 waiting.resolve(kind, body)
         return offset
 
@@ -487,6 +530,7 @@ async def open_unit_connection(
         coalesce=coalesce,
     )
     async with trio.open_nursery() as nursery:
+        connection._nursery = nursery
         nursery.start_soon(connection._read_loop)
         try:
             yield connection

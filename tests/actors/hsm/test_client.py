@@ -189,6 +189,35 @@ async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) ->
         assert len(await hsm.sign_digest(info.ref(), b"\x01" * 32, timeout=5.0)) == 64
 
 
+async def test_single_signatures_wait_for_the_reply_of_the_frame_in_flight(unit_factory: StartUnit) -> None:
+    # Reply-clocked coalescing: while a coalesced frame is out, later single signatures — asked
+    # one scheduler pass apart, so no yield would batch them — wait and leave in one frame.
+    unit = await unit_factory("nagle")
+    async with unit.connect() as hsm:
+        key = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        before = (await hsm.metrics()).ops.get("sign_many", {"count": 0, "items": 0})
+        signatures: list[bytes] = []
+
+        async def sign(digest: bytes) -> None:
+            signatures.append(await hsm.sign_digest(key.ref(), digest))
+
+        unit.process.send_signal(signal.SIGSTOP)  # keeps the first frame in flight
+        await _wait_state(unit.process.pid, "T")
+        try:
+            async with trio.open_nursery() as nursery:
+                for index in range(11):
+                    nursery.start_soon(sign, bytes([index + 1]) * 32)
+                    for _ in range(3):
+                        await trio.lowlevel.checkpoint()
+                assert hsm.in_flight == 11
+                unit.process.send_signal(signal.SIGCONT)
+        finally:
+            unit.process.send_signal(signal.SIGCONT)
+        after = (await hsm.metrics()).ops["sign_many"]
+    assert (after["count"] - before["count"], after["items"] - before["items"]) == (2, 11)
+    assert len(signatures) == 11
+
+
 async def _wait_state(pid: int, state: str) -> None:
     with trio.fail_after(5):
         for _ in range(1000):  # polling /proc: there is no event to wait for

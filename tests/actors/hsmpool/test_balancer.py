@@ -102,6 +102,27 @@ async def test_concurrent_requests_are_spread_over_the_healthy_units(
     assert min(per_unit) > 1600 * 0.2, per_unit
 
 
+async def test_a_burst_of_single_signatures_joins_one_frame_until_a_unit_is_well_ahead(
+    pool: OpenPool, fast_hsm: MakeSettings
+) -> None:
+    async with pool(fast_hsm()) as hsm:
+        key = (await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, PARAMSET.name)).key
+
+        async def burst(size: int) -> list[int]:
+            before = [unit.metrics["items"].get("sign", 0) for unit in hsm.units()]
+            async with trio.open_nursery() as nursery:  # started together: one scheduler batch
+                for _ in range(size):
+                    nursery.start_soon(hsm.sign_digest, key, os.urandom(32))
+            return [
+                unit.metrics["items"].get("sign", 0) - b for unit, b in zip(hsm.units(), before, strict=True)
+            ]
+
+        small = await burst(6)
+        large = await burst(60)
+    assert sorted(small) == [0, 6]  # one frame, one unit: not dealt out one by one
+    assert min(large) >= 20, large  # a unit more than JOIN_BONUS items ahead loses to the other
+
+
 async def test_refusals_go_back_to_the_caller_without_retries(pool: OpenPool, fast_hsm: MakeSettings) -> None:
     async with pool(fast_hsm()) as hsm:
         key = (await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, PARAMSET.name)).key
