@@ -24,8 +24,9 @@ work (CPU-heavy code there delays every other unit of work of the process). Nest
 the connection goes back to the pool (asyncpg's reset), at the price of one round trip per unit; a
 unit therefore costs BEGIN + its statements + COMMIT + reset round trips.
 
-``run_grouped`` has ``run``'s contract but lets concurrent units share one transaction and one
-durable commit (``storage.group``): for small independent writes on a hot path.
+``run_batched`` has ``run``'s contract for one argument of a *batched* unit, while concurrent
+callers share one call of it, one transaction and one durable commit (``storage.group``): for small
+independent writes on a hot path.
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ import trio
 from config.settings import StorageSettings
 from storage.bridge import AsyncioThread
 from storage.errors import StorageError
-from storage.group import GroupCommitter, Unit
+from storage.group import BatchedUnit, GroupCommitter, GroupExecutor
 from storage.notify import Listener, TrioSubscriber
 from storage.sqlstate import translated
 
 T = TypeVar("T")
+A = TypeVar("A")
 Ts = TypeVarTuple("Ts")
 
 IsolationLevel = Literal["read_committed", "repeatable_read"]
@@ -72,8 +74,9 @@ class Database:
         self._pool = pool
         self._settings = settings
         self._listener = Listener(dsn, timeout=settings.connect_timeout_s)
+        self._groups = GroupExecutor(pool, timeout_s=settings.command_timeout_s)
         self.group_commits = GroupCommitter(
-            self._bridge_group,
+            self._run_group,
             max_units=settings.group_commit_max_units,
             flows=settings.group_commit_flows,
         )
@@ -90,17 +93,15 @@ class Database:
         """Run ``fn(conn, *args)`` in a read-write transaction and return its result."""
         return await self._bridge.run(self._unit, fn, args, timeout, False)
 
-    async def run_grouped(
-        self,
-        fn: Callable[[Connection, Unpack[Ts]], Awaitable[T]],
-        *args: *Ts,
-    ) -> T:
-        """``run``, with the transaction and its commit shared by concurrent callers (``storage.group``).
+    async def run_batched(self, fn: Callable[[Connection, Sequence[A]], Awaitable[Sequence[T]]], arg: A) -> T:
+        """``fn(conn, [arg])[0]`` as ``run`` would, but sharing the call, transaction and commit.
 
-        ``fn`` must not catch database errors and carry on, nor change session state; the group is
-        bounded by ``StorageSettings.command_timeout_s``.
+        Concurrent callers of the same ``fn`` are served by one ``fn(conn, [their args])``
+        (``storage.group``); ``fn`` must return one result per argument, in order, must not catch
+        database errors and carry on, nor change session state. A group is bounded by
+        ``StorageSettings.command_timeout_s``.
         """
-        result: T = await self.group_commits.run(fn, args)
+        result: T = await self.group_commits.run(fn, arg)
         return result
 
     async def run_readonly(
@@ -168,32 +169,16 @@ class Database:
                     async with conn.transaction(isolation=isolation, readonly=readonly):
                         return await fn(conn, *args)
 
-    async def _bridge_group(self, jobs: Sequence[tuple[Unit, tuple[Any, ...]]]) -> list[outcome.Outcome[Any]]:
-        return await self._bridge.run(self._group_unit, jobs)
-
-    async def _group_unit(self, jobs: Sequence[tuple[Unit, tuple[Any, ...]]]) -> list[outcome.Outcome[Any]]:
-        # On the asyncio thread: all jobs in one transaction; if it fails, each alone.
-        try:
-            with translated():
-                async with asyncio.timeout(self._settings.command_timeout_s):
-                    async with self._pool.acquire() as proxy:
-                        conn = cast(Connection, proxy)
-                        async with conn.transaction():
-                            values = [await fn(conn, *args) for fn, args in jobs]
-        except Exception as exc:
-            if len(jobs) == 1:
-                return [outcome.Error(exc)]
-            alone = await asyncio.gather(
-                *(self._unit(fn, args, None, False) for fn, args in jobs), return_exceptions=True
-            )
-            return [outcome.Error(v) if isinstance(v, BaseException) else outcome.Value(v) for v in alone]
-        return [outcome.Value(value) for value in values]
+    async def _run_group(self, jobs: Sequence[tuple[BatchedUnit, Any]]) -> list[outcome.Outcome[Any]]:
+        return await self._bridge.run(self._groups.run_group, jobs)
 
     async def close(self) -> None:
         """Close the listener and the pool (shielded, bounded); called by ``open_database``."""
         with trio.CancelScope(shield=True):
             with trio.move_on_after(CLEANUP_TIMEOUT_S):
                 await self._bridge.run(self._listener.close)
+            with trio.move_on_after(CLEANUP_TIMEOUT_S):
+                await self._bridge.run(self._groups.close)
             await self._bridge.run(_close_pool, self._pool, CLEANUP_TIMEOUT_S)
 
 

@@ -2,10 +2,11 @@
 
 Such a request needs no actor, no lease and no ``executing`` row: its caller waits for the answer.
 The items are signed at once (one ``Balancer.sign_digests`` call for the batch, see ``execute``)
-and the finished operation is written with its results in one statement — instead of three
-transactions (insert, start, finish) — before the edge answers 201. That statement goes through the
-group commit (``Database.run_grouped``): requests finishing together share one transaction and one
-WAL flush, each still answered only once its own row is committed.
+and the finished operation is written with its results — instead of three transactions (insert,
+start, finish) — before the edge answers 201. The write goes through the group commit
+(``Database.run_batched`` with ``storage.repos.finished.insert_finished_many``): requests finishing
+together share one statement, one transaction and one WAL flush, each still answered only once its
+own row is committed.
 
 Why this keeps ARCHITECTURE.md §3's rule that every transition is persisted before it is
 acknowledged: nothing about the operation is acknowledged before its final row is committed. If the
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from functools import partial
 
 import structlog
 
@@ -29,7 +29,7 @@ from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
 from actors.operations.intake import PlannedItem
 from actors.operations.material import Material
 from actors.operations.model import Format, ItemView, OperationView
-from storage.repos import operations as repo
+from storage.repos.finished import FinishedOperation, insert_finished_many
 from storage.repos.operations import NewItem, NewOperation
 
 log = structlog.get_logger("actors.operations")
@@ -65,10 +65,10 @@ async def sign_now(
         )
         for item in planned
     ]
-    store = partial(
-        repo.insert_finished, error=error, error_detail=detail, retain_s=deps.options.result_ttl_s
+    entry = FinishedOperation(
+        finished, items, results, error=error, error_detail=detail, retain_s=deps.options.result_ttl_s
     )
-    row = await deps.db.run_grouped(store, finished, items, results)
+    row = await deps.db.run_batched(insert_finished_many, entry)
     signed = sum(1 for result in results if result.result is not None)
     log.info("operation_finished", op_id=str(row.id), state=row.state, items=len(results), signed=signed)
     views = tuple(

@@ -1,8 +1,8 @@
-"""``Database.run_grouped``: concurrent units share a commit, yet each caller gets its own outcome."""
+"""``Database.run_batched``: concurrent callers share a statement and a commit, each gets its own outcome."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pydantic
@@ -16,9 +16,14 @@ from storage.errors import ConflictError
 CALLERS = 40
 
 
-async def _put(conn: Connection, key: str, value: str) -> str:
-    await conn.execute("INSERT INTO kv (key, value) VALUES ($1, to_jsonb($2::text))", key, value)
-    return f"{key}={value}"
+async def _put(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """A batched unit: every pair in one statement."""
+    await conn.execute(
+        "INSERT INTO kv (key, value) SELECT k, to_jsonb(v) FROM unnest($1::text[], $2::text[]) AS t(k, v)",
+        [key for key, _ in pairs],
+        [value for _, value in pairs],
+    )
+    return [f"{key}={value}" for key, value in pairs]
 
 
 async def _keys(conn: Connection, prefix: str) -> set[str]:
@@ -26,13 +31,14 @@ async def _keys(conn: Connection, prefix: str) -> set[str]:
     return {row["key"] for row in rows}
 
 
-async def _slow_put(conn: Connection, key: str) -> None:
+async def _slow_put(conn: Connection, keys: Sequence[str]) -> list[None]:
     await conn.execute("SELECT pg_sleep(0.3)")
-    await _put(conn, key, "slow")
+    await _put(conn, [(key, "slow") for key in keys])
+    return [None for _ in keys]
 
 
 async def test_a_lone_caller_commits_and_gets_its_result(db: Database) -> None:
-    assert await db.run_grouped(_put, "lone", "1") == "lone=1"
+    assert await db.run_batched(_put, ("lone", "1")) == "lone=1"
     assert await db.run_readonly(_keys, "lone") == {"lone"}
     assert db.group_commits.groups == 1
 
@@ -41,7 +47,7 @@ async def test_concurrent_callers_share_groups_and_each_gets_its_own_result(db: 
     results: dict[int, str] = {}
 
     async def caller(i: int) -> None:
-        results[i] = await db.run_grouped(_put, f"c{i}", str(i))
+        results[i] = await db.run_batched(_put, (f"c{i}", str(i)))
 
     async with trio.open_nursery() as nursery:
         for i in range(CALLERS):
@@ -52,13 +58,26 @@ async def test_concurrent_callers_share_groups_and_each_gets_its_own_result(db: 
     assert db.group_commits.groups < CALLERS  # they coalesced
 
 
+async def test_a_unit_returning_the_wrong_number_of_results_fails_its_callers(db: Database) -> None:
+    async def short(conn: Connection, args: Sequence[int]) -> list[int]:
+        return []
+
+    async def caller(i: int) -> None:
+        with pytest.raises(ValueError, match="returned 0 results for 1 arg"):
+            await db.run_batched(short, i)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(5):
+            nursery.start_soon(caller, i)
+
+
 async def test_a_failing_unit_fails_alone_and_the_others_commit(db: Database) -> None:
-    await db.run(_put, "dup", "0")
+    await db.run(_put, [("dup", "0")])
     outcomes: dict[str, object] = {}
 
     async def caller(key: str) -> None:
         try:
-            outcomes[key] = await db.run_grouped(_put, key, "1")
+            outcomes[key] = await db.run_batched(_put, (key, "1"))
         except ConflictError as exc:
             outcomes[key] = exc
 
@@ -75,12 +94,12 @@ async def test_a_caller_s_own_exception_passes_through(db: Database) -> None:
     class Boom(Exception):
         pass
 
-    async def fail(conn: Connection) -> None:
-        await _put(conn, "boom", "1")
+    async def fail(conn: Connection, args: Sequence[None]) -> list[None]:
+        await _put(conn, [("boom", "1")])
         raise Boom
 
     with pytest.raises(Boom):
-        await db.run_grouped(fail)
+        await db.run_batched(fail, None)
     assert await db.run_readonly(_keys, "boom") == set()
 
 
@@ -94,12 +113,12 @@ async def one_flow_db(pg_settings: Settings) -> AsyncIterator[Database]:
 async def test_a_cancelled_queued_caller_is_withdrawn_and_the_group_goes_on(one_flow_db: Database) -> None:
     db = one_flow_db
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(db.run_grouped, _slow_put, "first")
+        nursery.start_soon(db.run_batched, _slow_put, "first")
         await trio.sleep(0.05)  # the first group is in flight: the next callers queue
         with trio.move_on_after(0.05) as scope:
-            await db.run_grouped(_put, "withdrawn", "1")
+            await db.run_batched(_put, ("withdrawn", "1"))
         assert scope.cancelled_caught
-        assert await db.run_grouped(_put, "after", "1") == "after=1"
+        assert await db.run_batched(_put, ("after", "1")) == "after=1"
     assert await db.run_readonly(_keys, "") >= {"first", "after"}
     assert "withdrawn" not in await db.run_readonly(_keys, "")
 
@@ -107,7 +126,7 @@ async def test_a_cancelled_queued_caller_is_withdrawn_and_the_group_goes_on(one_
 async def test_a_leader_cancelled_mid_group_finishes_it_and_returns(one_flow_db: Database) -> None:
     db = one_flow_db
     with trio.move_on_after(0.05):
-        await db.run_grouped(_slow_put, "leader")
+        await db.run_batched(_slow_put, "leader")
         reached = True  # like a unit that committed just before the cancellation arrived
     assert reached
     assert await db.run_readonly(_keys, "leader") == {"leader"}
