@@ -3,6 +3,7 @@ channel (set once the sessions layer runs) and the completion waiters of synchro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -29,7 +30,7 @@ class DeviceChannel(Protocol):
         """Take the operation off every device."""
         ...
 
-    async def stage_push(self, conn: Connection, notice: OperationNotice) -> None:
+    async def stage_push(self, conn: Connection, notices: Sequence[OperationNotice]) -> None:
         """``push``'s storage step inside the caller's unit of work; then ``shown`` after the commit."""
         ...
 
@@ -37,8 +38,8 @@ class DeviceChannel(Protocol):
         """``push``'s in-memory step, once ``stage_push`` is committed."""
         ...
 
-    async def stage_withdraw(self, conn: Connection, op_id: UUID, user_id: UUID) -> None:
-        """``withdraw``'s storage step inside the caller's unit of work; then ``withdrawn``."""
+    async def stage_withdraw(self, conn: Connection, operations: Sequence[tuple[UUID, UUID]]) -> None:
+        """``withdraw``'s storage step for (op_id, user_id) pairs inside the caller's unit of work."""
         ...
 
     def withdrawn(self, op_id: UUID, user_id: UUID) -> None:

@@ -151,19 +151,18 @@ class PendingOperation(Actor):
         if row.expires_at <= dt.datetime.now(dt.UTC):
             await self._expire()
             return EXPIRED
-        decide = partial(
-            units.decide,
-            user_id=decision.user_id,
-            device_id=decision.device_id,
+        options = self._deps.options
+        applied = repo.DecisionIn(
+            row.id,
+            decision.user_id,
+            decision.device_id,
             confirm=decision.decision is Decision.CONFIRM,
-            retain_s=self._deps.options.result_ttl_s,
-            wake=False,
+            retain_s=options.result_ttl_s,
             executor=self._deps.node_id,
-            lease_s=self._deps.options.lease_s,
-            devices=self._deps.devices,
+            lease_s=options.lease_s,
         )
         channel = self._deps.devices
-        new = await self._deps.db.run_grouped(decide, row.id)
+        new = await self._deps.db.run_batched(units.decide_many, units.Deciding(applied, False, channel))
         if new is None:
             return await self._decision_refused()
         self._row = new
@@ -185,8 +184,8 @@ class PendingOperation(Actor):
     async def _expire(self) -> None:
         if self._state.finished:
             return
-        new = await self._deps.db.run_grouped(
-            partial(units.expire, retain_s=self._deps.options.result_ttl_s), self._row.id
+        new = await self._deps.db.run_batched(
+            units.expire_many, (self._row.id, self._deps.options.result_ttl_s)
         )
         if new is None:
             if await self._reload():
@@ -200,8 +199,9 @@ class PendingOperation(Actor):
         deps = self._deps
         row = self._row
         if not (row.state == State.EXECUTING and row.owner_node == deps.node_id):
-            start = partial(repo.start_execution, node=deps.node_id, lease_s=deps.options.lease_s)
-            started = await deps.db.run_grouped(start, row.id)
+            started = await deps.db.run_batched(
+                units.start_many, (row.id, deps.node_id, deps.options.lease_s)
+            )
             if started is None:
                 if await self._reload():
                     await self._advance()
@@ -210,16 +210,10 @@ class PendingOperation(Actor):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._withdraw)  # devices need not show it while it is signed
             state, error, detail, results = await self._sign(row)
-        finish = partial(
-            units.finish,
-            node=deps.node_id,
-            state=state,
-            error=error,
-            error_detail=detail,
-            results=results,
-            retain_s=deps.options.result_ttl_s,
+        finish = repo.FinishIn(
+            row.id, deps.node_id, state.value, error, detail, tuple(results), deps.options.result_ttl_s
         )
-        finished = await deps.db.run_grouped(finish, row.id)
+        finished = await deps.db.run_batched(units.finish_many, finish)
         if finished is None:  # taken over meanwhile: the new driver's outcome counts
             self.log.warning("operation_finish_lost")
             if await self._reload():

@@ -162,7 +162,8 @@ class OperationsService:
         # The notice is stored and announced with the row: one transaction, shared by concurrent
         # requests (group commit); the actor only shows it.
         devices = self._deps.devices if policy is Policy.DEVICE else None
-        row, notice = await self._deps.db.run_grouped(units.create_pushed, new, items, devices)
+        creation = units.Creation(new, tuple(items), devices)
+        row, notice = await self._deps.db.run_batched(units.create_pushed, creation)
         if policy is Policy.NONE:
             fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
         else:  # contents are re-read at execution (stored when needed); memory holds no documents
@@ -252,16 +253,14 @@ class OperationsService:
 
     async def _decide_stored(self, decision: DeviceDecision) -> DecisionOutcome:
         deps = self._deps
-        decide = partial(
-            units.decide,
-            user_id=decision.user_id,
-            device_id=decision.device_id,
+        applied = repo.DecisionIn(
+            decision.op_id,
+            decision.user_id,
+            decision.device_id,
             confirm=decision.decision is Decision.CONFIRM,
             retain_s=deps.options.result_ttl_s,
-            wake=True,
-            devices=deps.devices,
         )
-        row = await deps.db.run_grouped(decide, decision.op_id)
+        row = await deps.db.run_batched(units.decide_many, units.Deciding(applied, True, deps.devices))
         if row is None:
             current = await deps.db.run_readonly(repo.get_operation, decision.op_id)
             if current is None or current.user_id != decision.user_id or current.policy != Policy.DEVICE:

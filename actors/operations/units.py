@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -40,20 +41,50 @@ async def create(conn: Connection, op: NewOperation, items: Sequence[NewItem]) -
     return await repo.insert_operation(conn, op, items)
 
 
-async def create_pushed(
-    conn: Connection, op: NewOperation, items: Sequence[NewItem], devices: DeviceChannel | None
-) -> tuple[OperationRow, OperationNotice | None]:
-    """``create``; an operation awaiting confirmation is also pushed to ``devices`` in this transaction.
+@dataclass(frozen=True, slots=True)
+class Creation:
+    """One operation to create (``create_pushed``)."""
 
-    The notice is stored and announced here (``DeviceChannel.stage_push``); the caller shows it
-    (``shown``) once committed. Returns the row and that notice, if any.
+    op: NewOperation
+    """The operation."""
+    items: tuple[NewItem, ...]
+    """Its items."""
+    devices: DeviceChannel | None
+    """Where an operation awaiting confirmation is pushed (None: nowhere yet)."""
+
+
+async def create_pushed(
+    conn: Connection, batch: Sequence[Creation]
+) -> list[tuple[OperationRow, OperationNotice | None]]:
+    """A batched unit: insert the operations; those awaiting confirmation are pushed in this transaction.
+
+    The notices are stored and announced here (``DeviceChannel.stage_push``); each caller shows its
+    own (``shown``) once committed. Returns each row and its notice, if any, in order.
     """
-    row = await create(conn, op, items)
-    if devices is None or row.state != State.AWAITING_CONFIRMATION:
-        return row, None
-    notice = notice_of(row, items)
-    await devices.stage_push(conn, notice)
-    return row, notice
+    rows = await repo.insert_operations(conn, [(c.op, c.items) for c in batch])
+    found: list[tuple[OperationRow, OperationNotice | None]] = []
+    staged: dict[int, tuple[DeviceChannel, list[OperationNotice]]] = {}
+    for creation, row in zip(batch, rows, strict=True):
+        notice = None
+        if creation.devices is not None and row.state == State.AWAITING_CONFIRMATION:
+            notice = notice_of(row, creation.items)
+            staged.setdefault(id(creation.devices), (creation.devices, []))[1].append(notice)
+        found.append((row, notice))
+    for channel, notices in staged.values():
+        await channel.stage_push(conn, notices)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Deciding:
+    """One decision to apply (``decide_many``)."""
+
+    decision: repo.DecisionIn
+    """The decision (with an executor: confirmed → executing at once, see ``repo.decide``)."""
+    wake: bool
+    """NOTIFY the driver (the decision was applied by a worker that does not drive the operation)."""
+    devices: DeviceChannel | None
+    """Withdraw the notice from these devices in the same transaction."""
 
 
 async def decide(
@@ -65,34 +96,35 @@ async def decide(
     confirm: bool,
     retain_s: float,
     wake: bool,
-    executor: UUID | None = None,
-    lease_s: float = 0.0,
-    devices: DeviceChannel | None = None,
 ) -> OperationRow | None:
-    """awaiting_confirmation → confirmed (→ executing for ``executor``, see ``repo.decide``) | declined.
+    """awaiting_confirmation → confirmed | declined; a decline is announced; ``wake`` NOTIFYs the driver."""
+    decision = repo.DecisionIn(op_id, user_id, device_id, confirm, retain_s)
+    return (await decide_many(conn, [Deciding(decision, wake, None)]))[0]
 
-    A decline is announced; ``wake`` NOTIFYs the driver; with ``devices`` the notice is withdrawn in
-    the same transaction (the caller calls ``withdrawn`` once committed): a decided operation is no
-    longer shown.
+
+async def decide_many(conn: Connection, batch: Sequence[Deciding]) -> list[OperationRow | None]:
+    """A batched unit: apply the decisions (one statement); the new rows, None where refused.
+
+    Declines are announced; where asked, notices are withdrawn and drivers woken, in this transaction
+    (callers call ``withdrawn`` once it has committed): a decided operation is no longer shown.
     """
-    row = await repo.decide(
-        conn,
-        op_id,
-        user_id=user_id,
-        device_id=device_id,
-        confirm=confirm,
-        retain_s=retain_s,
-        executor=executor,
-        lease_s=lease_s,
-    )
-    if row is not None:
+    rows = await repo.decide_many(conn, [item.decision for item in batch])
+    withdrawals: dict[int, tuple[DeviceChannel, list[tuple[UUID, UUID]]]] = {}
+    wakes: list[str] = []
+    for item, row in zip(batch, rows, strict=True):
+        if row is None:
+            continue
         if State(row.state).finished:
             await announce(conn, row)
-        if devices is not None:
-            await devices.stage_withdraw(conn, op_id, row.user_id)
-        if wake:
-            await repo.notify(conn, signals.CHANNEL, str(op_id))
-    return row
+        if item.devices is not None:
+            withdrawals.setdefault(id(item.devices), (item.devices, []))[1].append((row.id, row.user_id))
+        if item.wake:
+            wakes.append(str(row.id))
+    for channel, operations in withdrawals.values():
+        await channel.stage_withdraw(conn, operations)
+    if wakes:
+        await repo.notify_each(conn, signals.CHANNEL, wakes)
+    return rows
 
 
 async def expire(conn: Connection, op_id: UUID, *, retain_s: float) -> OperationRow | None:
@@ -115,19 +147,31 @@ async def finish(
     retain_s: float,
 ) -> OperationRow | None:
     """executing → completed | failed with the item results, announced."""
-    row = await repo.finish_execution(
-        conn,
-        op_id,
-        node=node,
-        state=state.value,
-        error=error,
-        error_detail=error_detail,
-        results=results,
-        retain_s=retain_s,
-    )
-    if row is not None:
-        await announce(conn, row, results)
-    return row
+    finish = repo.FinishIn(op_id, node, state.value, error, error_detail, results, retain_s)
+    return (await finish_many(conn, [finish]))[0]
+
+
+async def finish_many(conn: Connection, batch: Sequence[repo.FinishIn]) -> list[OperationRow | None]:
+    """A batched unit: store the outcomes (one statement) and announce them; None where not held."""
+    rows = await repo.finish_many(conn, batch)
+    for finish, row in zip(batch, rows, strict=True):
+        if row is not None:
+            await announce(conn, row, finish.results)
+    return rows
+
+
+async def expire_many(conn: Connection, batch: Sequence[tuple[UUID, float]]) -> list[OperationRow | None]:
+    """A batched unit of ``expire`` for (op_id, retain_s) pairs (expiries are rare: one statement each)."""
+    return [await expire(conn, op_id, retain_s=retain_s) for op_id, retain_s in batch]
+
+
+async def start_many(
+    conn: Connection, batch: Sequence[tuple[UUID, UUID, float]]
+) -> list[OperationRow | None]:
+    """A batched unit of ``repo.start_execution`` for (op_id, node, lease_s) (a decision taken elsewhere)."""
+    return [
+        await repo.start_execution(conn, op_id, node=node, lease_s=lease_s) for op_id, node, lease_s in batch
+    ]
 
 
 async def delete(conn: Connection, op_id: UUID) -> str | None:

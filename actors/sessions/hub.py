@@ -81,30 +81,26 @@ class SessionHub:
     async def push(self, notice: OperationNotice) -> None:
         """Show ``notice`` on its user's connected devices, in every worker; this worker owns it.
 
-        The notice is stored (``device_notices``) and announced in one transaction; a second push of
-        the same operation (e.g. after re-hydration in another worker) moves its ownership here and
-        gives devices that lost their nonce a fresh one.
+        The notice is stored (``device_notices``) and announced in one transaction, shared with
+        concurrent pushes (group commit); a second push of the same operation (e.g. after
+        re-hydration in another worker) moves its ownership here and gives devices that lost their
+        nonce a fresh one.
         """
-        await self._db.run_grouped(self.stage_push, notice)
+        await self._db.run_batched(self._push_batch, notice)
         self.shown(notice)
 
-    async def stage_push(self, conn: Connection, notice: OperationNotice) -> None:
-        """The storage half of ``push``, as a step of the caller's unit of work (storage thread).
+    async def stage_push(self, conn: Connection, notices: Sequence[OperationNotice]) -> None:
+        """The storage half of ``push`` for ``notices``, as one statement of the caller's unit of work.
 
-        Lets the operation that creates a notice store and announce it in its own transaction; call
-        ``shown`` once that transaction has committed. Touches nothing but ``conn``.
+        Lets the operations that create notices store and announce them in their own transaction;
+        call ``shown`` for each once it has committed. Runs on the storage thread: touches nothing
+        but ``conn``.
         """
-        signal = signals.Pushed(notice.op_id, notice.user_id, self.node_id)
-        await repo.put_notice_signalled(
-            conn,
-            notice.op_id,
-            notice.user_id,
-            self.node_id,
-            dumps_notice(notice),
-            notice.expires_at,
-            channel=signals.SHARED_CHANNEL,
-            payload=signals.encode(signal),
-        )
+        rows = [
+            repo.NoticeIn(n.op_id, n.user_id, self.node_id, dumps_notice(n), n.expires_at) for n in notices
+        ]
+        payloads = [signals.encode(signals.Pushed(n.op_id, n.user_id, self.node_id)) for n in notices]
+        await repo.put_notices(conn, rows, channel=signals.SHARED_CHANNEL, payloads=payloads)
 
     def shown(self, notice: OperationNotice) -> None:
         """The in-memory half of ``push``: offer ``notice`` to this worker's session of its user."""
@@ -117,8 +113,8 @@ class SessionHub:
         ``PendingLookup`` alone); otherwise the stored notice names its user. Withdrawing is final
         for an op id: a later push of the same id is ignored by sessions that saw the withdrawal.
         """
-        if user_id is not None:  # the notice can only be this user's: one statement
-            await self._db.run_grouped(self.stage_withdraw, op_id, user_id)
+        if user_id is not None:  # the notice can only be this user's: one statement, group commit
+            await self._db.run_batched(self._withdraw_batch, (op_id, user_id))
             self.withdrawn(op_id, user_id)
             return
         stored_user = await self._db.run(_withdraw_unit, op_id, user_id, self.node_id)
@@ -128,19 +124,25 @@ class SessionHub:
             for ref in self._sessions():
                 _tell(ref, Withdraw(op_id))
 
-    async def stage_withdraw(self, conn: Connection, op_id: UUID, user_id: UUID) -> None:
-        """The storage half of ``withdraw(op_id, user_id)`` as a step of the caller's unit of work.
-
-        Call ``withdrawn`` once that transaction has committed. Touches nothing but ``conn``.
-        """
-        signal = signals.Withdrawn(op_id, user_id, self.node_id)
-        await repo.delete_notice_signalled(
-            conn, op_id, channel=signals.SHARED_CHANNEL, payload=signals.encode(signal)
+    async def stage_withdraw(self, conn: Connection, operations: Sequence[tuple[UUID, UUID]]) -> None:
+        """The storage half of ``withdraw(op_id, user_id)`` for each pair, as one statement of the
+        caller's unit of work; call ``withdrawn`` for each once it has committed."""
+        payloads = [signals.encode(signals.Withdrawn(op, user, self.node_id)) for op, user in operations]
+        await repo.delete_notices(
+            conn, [op for op, _ in operations], channel=signals.SHARED_CHANNEL, payloads=payloads
         )
 
     def withdrawn(self, op_id: UUID, user_id: UUID) -> None:
         """The in-memory half of ``withdraw``: take the operation off this worker's session of its user."""
         _tell(self._session(user_id), Withdraw(op_id))
+
+    async def _push_batch(self, conn: Connection, notices: Sequence[OperationNotice]) -> list[None]:
+        await self.stage_push(conn, notices)
+        return [None for _ in notices]
+
+    async def _withdraw_batch(self, conn: Connection, operations: Sequence[tuple[UUID, UUID]]) -> list[None]:
+        await self.stage_withdraw(conn, operations)
+        return [None for _ in operations]
 
     # -- edge --------------------------------------------------------------------------------------
 

@@ -78,7 +78,9 @@ class Router:
             call_id, decision.op_id, decision.user_id, decision.device_id, decision.decision, self._node_id
         )
         try:
-            await self._db.run(repo.notify, signals.node_channel(owner), signals.encode(request))
+            await self._db.run_batched(
+                repo.notify_many, (signals.node_channel(owner), signals.encode(request))
+            )
             with trio.move_on_after(self._timeout_s):
                 await call.done.wait()
         except StorageError as exc:
@@ -104,6 +106,7 @@ class Router:
         outcome = await self.call_sink(decision)
         reply = signals.OutcomeReply(call.call_id, outcome.status)
         try:
-            await self._db.run(repo.notify, signals.node_channel(call.reply_to), signals.encode(reply))
+            channel = signals.node_channel(call.reply_to)
+            await self._db.run_batched(repo.notify_many, (channel, signals.encode(reply)))
         except StorageError as exc:
             log.warning("sessions_outcome_reply_failed", op_id=str(call.op_id), error_type=exc.code)

@@ -9,6 +9,7 @@ sessions layer made; this module does not interpret them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -195,34 +196,47 @@ async def put_notice(
     )
 
 
-async def put_notice_signalled(
-    conn: Connection,
-    op_id: UUID,
-    user_id: UUID,
-    owner_node: UUID,
-    notice: str,
-    expires_at: datetime,
-    *,
-    channel: str,
-    payload: str,
+@dataclass(frozen=True, slots=True)
+class NoticeIn:
+    """A notice to store (``put_notices``)."""
+
+    op_id: UUID
+    """The operation."""
+    user_id: UUID
+    """Whose devices."""
+    owner_node: UUID
+    """The pushing worker (decisions go there)."""
+    notice: str
+    """The notice as JSON."""
+    expires_at: datetime
+    """When it stops being shown."""
+
+
+async def put_notices(
+    conn: Connection, notices: Sequence[NoticeIn], *, channel: str, payloads: Sequence[str]
 ) -> None:
-    """``put_notice`` and ``pg_notify(channel, payload)`` in one statement (one round trip)."""
+    """``put_notice`` for each (the last of one op id wins), then ``pg_notify(channel, p)`` for each
+    of ``payloads``: one statement."""
+    last = {notice.op_id: notice for notice in notices}
+    batch = list(last.values())
     await conn.execute(
         """WITH put AS (
                INSERT INTO device_notices (op_id, user_id, owner_node, notice, expires_at)
-               VALUES ($1, $2, $3, $4::jsonb, $5)
+               SELECT op_id, user_id, owner_node, notice::jsonb, expires_at
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[])
+                      AS n(op_id, user_id, owner_node, notice, expires_at)
                ON CONFLICT (op_id) DO UPDATE
                   SET owner_node = excluded.owner_node, notice = excluded.notice,
                       expires_at = excluded.expires_at, pushed_at = now()
                 WHERE device_notices.user_id = excluded.user_id)
-           SELECT pg_notify($6, $7)""",
-        op_id,
-        user_id,
-        owner_node,
-        notice,
-        expires_at,
+           SELECT pg_notify($6, p) FROM unnest($7::text[]) AS p""",
+        [n.op_id for n in batch],
+        [n.user_id for n in batch],
+        [n.owner_node for n in batch],
+        [n.notice for n in batch],
+        [n.expires_at for n in batch],
         channel,
-        payload,
+        list(payloads),
     )
 
 
@@ -240,14 +254,17 @@ async def delete_notice(conn: Connection, op_id: UUID) -> UUID | None:
     return user_id
 
 
-async def delete_notice_signalled(conn: Connection, op_id: UUID, *, channel: str, payload: str) -> None:
-    """``delete_notice`` and ``pg_notify(channel, payload)`` in one statement (one round trip)."""
+async def delete_notices(
+    conn: Connection, op_ids: Sequence[UUID], *, channel: str, payloads: Sequence[str]
+) -> None:
+    """Remove the notices of ``op_ids``, then ``pg_notify(channel, p)`` for each of ``payloads``: one
+    statement."""
     await conn.execute(
-        """WITH gone AS (DELETE FROM device_notices WHERE op_id = $1)
-           SELECT pg_notify($2, $3)""",
-        op_id,
+        """WITH gone AS (DELETE FROM device_notices WHERE op_id = ANY($1::uuid[]))
+           SELECT pg_notify($2, p) FROM unnest($3::text[]) AS p""",
+        list(op_ids),
         channel,
-        payload,
+        list(payloads),
     )
 
 
@@ -281,3 +298,13 @@ async def purge_notices(conn: Connection, before: datetime) -> int:
 async def notify(conn: Connection, channel: str, payload: str) -> None:
     """``pg_notify`` inside the unit of work: delivered when (and only if) it commits."""
     await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+async def notify_many(conn: Connection, signals: Sequence[tuple[str, str]]) -> list[None]:
+    """A batched unit: ``pg_notify(channel, payload)`` for each pair, in one statement."""
+    await conn.execute(
+        "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)",
+        [channel for channel, _ in signals],
+        [payload for _, payload in signals],
+    )
+    return [None for _ in signals]

@@ -193,42 +193,59 @@ class ItemResult:
 
 async def insert_operation(conn: Connection, op: NewOperation, items: Sequence[NewItem]) -> OperationRow:
     """Insert an operation and its items in one statement; return the row."""
-    # The items' CTE runs with the operation's; the foreign key is checked at the statement's end.
-    row = await conn.fetchrow(
+    return (await insert_operations(conn, [(op, items)]))[0]
+
+
+async def insert_operations(
+    conn: Connection, ops: Sequence[tuple[NewOperation, Sequence[NewItem]]]
+) -> list[OperationRow]:
+    """Insert operations and their items in one statement; their rows, in the order given."""
+    items = [(op.id, item) for op, op_items in ops for item in op_items]
+    # The items' CTE runs with the operations'; the foreign key is checked at the statement's end.
+    rows = await conn.fetch(
         f"""WITH op AS (
                 INSERT INTO operations (id, user_id, client_id, format, detached, certificate_id,
                                         digest_algorithm, state, policy, callback_url, item_count,
                                         expires_at, owner_node, lease_until)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                        now() + make_interval(secs => $12), $13, now() + make_interval(secs => $14))
+                SELECT n.id, n.user_id, n.client_id, n.format, n.detached, n.certificate_id,
+                       n.digest_algorithm, n.state, n.policy, n.callback_url, n.item_count,
+                       now() + make_interval(secs => n.ttl_s), n.owner_node,
+                       now() + make_interval(secs => n.lease_s)
+                  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::boolean[], $6::uuid[],
+                              $7::text[], $8::text[], $9::text[], $10::text[], $11::integer[],
+                              $12::float8[], $13::uuid[], $14::float8[])
+                       AS n(id, user_id, client_id, format, detached, certificate_id, digest_algorithm,
+                            state, policy, callback_url, item_count, ttl_s, owner_node, lease_s)
                 RETURNING {OPERATION_COLUMNS}),
             items AS (
                 INSERT INTO operation_items (operation_id, idx, name, input, digest, document, preview)
-                SELECT $1, * FROM unnest($15::integer[], $16::text[], $17::text[], $18::bytea[],
-                                         $19::bytea[], $20::text[]))
+                SELECT * FROM unnest($15::uuid[], $16::integer[], $17::text[], $18::text[], $19::bytea[],
+                                     $20::bytea[], $21::text[]))
             SELECT * FROM op""",
-        op.id,
-        op.user_id,
-        op.client_id,
-        op.format,
-        op.detached,
-        op.certificate_id,
-        op.digest_algorithm,
-        op.state,
-        op.policy,
-        op.callback_url,
-        len(items),
-        float(op.ttl_s),
-        op.owner_node,
-        float(op.lease_s),
-        [item.idx for item in items],
-        [item.name for item in items],
-        [item.input for item in items],
-        [item.digest for item in items],
-        [item.document for item in items],
-        [item.preview for item in items],
+        [op.id for op, _ in ops],
+        [op.user_id for op, _ in ops],
+        [op.client_id for op, _ in ops],
+        [op.format for op, _ in ops],
+        [op.detached for op, _ in ops],
+        [op.certificate_id for op, _ in ops],
+        [op.digest_algorithm for op, _ in ops],
+        [op.state for op, _ in ops],
+        [op.policy for op, _ in ops],
+        [op.callback_url for op, _ in ops],
+        [len(op_items) for _, op_items in ops],
+        [float(op.ttl_s) for op, _ in ops],
+        [op.owner_node for op, _ in ops],
+        [float(op.lease_s) for op, _ in ops],
+        [op_id for op_id, _ in items],
+        [item.idx for _, item in items],
+        [item.name for _, item in items],
+        [item.input for _, item in items],
+        [item.digest for _, item in items],
+        [item.document for _, item in items],
+        [item.preview for _, item in items],
     )
-    return _operation(row)
+    by_id = {row["id"]: _operation(row) for row in rows}
+    return [by_id[op.id] for op, _ in ops]
 
 
 async def insert_finished(
@@ -379,6 +396,26 @@ async def awaiting_for_user(conn: Connection, user_id: UUID) -> list[tuple[Opera
 # --- transitions -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionIn:
+    """One device decision to apply (``decide_many``)."""
+
+    op_id: UUID
+    """The operation."""
+    user_id: UUID
+    """Whose decision (must own the operation)."""
+    device_id: UUID
+    """The deciding device."""
+    confirm: bool
+    """Confirm, or decline."""
+    retain_s: float
+    """Results TTL of a declined (finished) operation."""
+    executor: UUID | None = None
+    """A worker that goes on to execute a confirmation at once if it holds the lease (see ``decide``)."""
+    lease_s: float = 0.0
+    """The executor's renewed lease."""
+
+
 async def decide(
     conn: Connection,
     op_id: UUID,
@@ -398,40 +435,57 @@ async def decide(
     decision starts signing at once, and both transitions are stored before anyone is answered.
     Held by another worker, the row stops at ``confirmed`` as without ``executor``.
     """
-    if confirm:
-        row = await conn.fetchrow(
-            f"""UPDATE operations
-                   SET state = CASE WHEN owner_node = $4 THEN 'executing' ELSE 'confirmed' END,
-                       lease_until = CASE WHEN owner_node = $4 THEN now() + make_interval(secs => $5)
-                                          ELSE lease_until END,
-                       decided_by_device = $3, decided_at = now(), updated_at = now()
-                 WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation' AND expires_at > now()
-             RETURNING {OPERATION_COLUMNS}""",
-            op_id,
-            user_id,
-            device_id,
-            executor,
-            float(lease_s),
-        )
-    else:
-        row = await conn.fetchrow(
-            f"""WITH op AS (
-                    UPDATE operations
-                       SET state = 'declined', decided_by_device = $3, decided_at = now(),
-                           updated_at = now(), error = 'declined',
-                           error_detail = 'the user declined the operation on a device',
-                           {_FINISH.format(retain="$4")}
-                     WHERE id = $1 AND user_id = $2 AND state = 'awaiting_confirmation'
-                       AND expires_at > now()
-                 RETURNING {OPERATION_COLUMNS}),
-                inputs AS ({_DROP_INPUTS})
-                SELECT * FROM op""",
-            op_id,
-            user_id,
-            device_id,
-            float(retain_s),
-        )
-    return None if row is None else _operation(row)
+    decision = DecisionIn(op_id, user_id, device_id, confirm, retain_s, executor, lease_s)
+    return (await decide_many(conn, [decision]))[0]
+
+
+async def decide_many(conn: Connection, decisions: Sequence[DecisionIn]) -> list[OperationRow | None]:
+    """``decide`` for each decision, in one statement; the new rows (None: refused), in order.
+
+    Of several decisions for one operation only the first is tried (the others are refused, as they
+    would be after it).
+    """
+    first: dict[UUID, DecisionIn] = {}
+    for decision in decisions:
+        first.setdefault(decision.op_id, decision)
+    batch = list(first.values())
+    rows = await conn.fetch(
+        f"""WITH op AS (
+                UPDATE operations AS o
+                   SET state = CASE WHEN NOT d.confirm THEN 'declined'
+                                    WHEN o.owner_node = d.executor THEN 'executing'
+                                    ELSE 'confirmed' END,
+                       lease_until = CASE WHEN d.confirm AND o.owner_node = d.executor
+                                          THEN now() + make_interval(secs => d.lease_s)
+                                          ELSE o.lease_until END,
+                       decided_by_device = d.device_id, decided_at = now(), updated_at = now(),
+                       error = CASE WHEN d.confirm THEN NULL ELSE 'declined' END,
+                       error_detail = CASE WHEN d.confirm THEN NULL
+                                           ELSE 'the user declined the operation on a device' END,
+                       finished_at = CASE WHEN d.confirm THEN NULL ELSE now() END,
+                       retain_until = CASE WHEN d.confirm THEN NULL
+                                           ELSE now() + make_interval(secs => d.retain_s) END
+                  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::boolean[], $5::float8[], $6::uuid[],
+                              $7::float8[])
+                       AS d(op_id, user_id, device_id, confirm, retain_s, executor, lease_s)
+                 WHERE o.id = d.op_id AND o.user_id = d.user_id AND o.state = 'awaiting_confirmation'
+                   AND o.expires_at > now()
+             RETURNING {_qualified("o")}),
+            inputs AS (
+                UPDATE operation_items AS i SET document = NULL, preview = NULL FROM op
+                 WHERE op.state = 'declined' AND i.operation_id = op.id
+                   AND (i.document IS NOT NULL OR i.preview IS NOT NULL))
+            SELECT * FROM op""",
+        [d.op_id for d in batch],
+        [d.user_id for d in batch],
+        [d.device_id for d in batch],
+        [d.confirm for d in batch],
+        [float(d.retain_s) for d in batch],
+        [d.executor for d in batch],
+        [float(d.lease_s) for d in batch],
+    )
+    by_id = {row["id"]: _operation(row) for row in rows}
+    return [by_id.get(d.op_id) if first[d.op_id] is d else None for d in decisions]
 
 
 async def expire(conn: Connection, op_id: UUID, *, retain_s: float) -> OperationRow | None:
@@ -469,6 +523,26 @@ async def start_execution(
     return None if row is None else _operation(row)
 
 
+@dataclass(frozen=True, slots=True)
+class FinishIn:
+    """The outcome of one execution to store (``finish_many``)."""
+
+    op_id: UUID
+    """The operation."""
+    node: UUID
+    """The worker that executed it (must still hold it)."""
+    state: str
+    """``completed`` or ``failed``."""
+    error: str | None
+    """Operation-level error code."""
+    error_detail: str | None
+    """Its detail."""
+    results: Sequence[ItemResult]
+    """Per-item outcomes."""
+    retain_s: float
+    """Results TTL."""
+
+
 async def finish_execution(
     conn: Connection,
     op_id: UUID,
@@ -485,35 +559,52 @@ async def finish_execution(
     One statement: the items (results written, documents and previews deleted) are updated only
     when the operation's guarded update took the row.
     """
-    if state not in ("completed", "failed"):
-        raise ValueError(f"an execution finishes as completed or failed, not {state!r}")
-    row = await conn.fetchrow(
+    finish = FinishIn(op_id, node, state, error, error_detail, results, retain_s)
+    return (await finish_many(conn, [finish]))[0]
+
+
+async def finish_many(conn: Connection, finishes: Sequence[FinishIn]) -> list[OperationRow | None]:
+    """``finish_execution`` for each, in one statement; the new rows (None: not held), in order."""
+    for finish in finishes:
+        if finish.state not in ("completed", "failed"):
+            raise ValueError(f"an execution finishes as completed or failed, not {finish.state!r}")
+    first: dict[UUID, FinishIn] = {}
+    for finish in finishes:
+        first.setdefault(finish.op_id, finish)
+    batch = list(first.values())
+    results = [(f.op_id, r) for f in batch for r in f.results]
+    rows = await conn.fetch(
         f"""WITH op AS (
-                UPDATE operations
-                   SET state = $3, error = $4, error_detail = $5, updated_at = now(), owner_node = NULL,
-                       lease_until = NULL, {_FINISH.format(retain="$6")}
-                 WHERE id = $1 AND state = 'executing' AND owner_node = $2
-             RETURNING {OPERATION_COLUMNS}),
+                UPDATE operations AS o
+                   SET state = f.state, error = f.error, error_detail = f.error_detail, updated_at = now(),
+                       owner_node = NULL, lease_until = NULL, finished_at = now(),
+                       retain_until = now() + make_interval(secs => f.retain_s)
+                  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[])
+                       AS f(op_id, node, state, error, error_detail, retain_s)
+                 WHERE o.id = f.op_id AND o.state = 'executing' AND o.owner_node = f.node
+             RETURNING {_qualified("o")}),
             items AS (
                 UPDATE operation_items AS i
                    SET result = u.result, error_code = u.code, error_detail = u.detail,
                        document = NULL, preview = NULL
-                  FROM op, unnest($7::integer[], $8::bytea[], $9::text[], $10::text[])
-                           AS u(idx, result, code, detail)
-                 WHERE i.operation_id = op.id AND i.idx = u.idx)
+                  FROM op, unnest($7::uuid[], $8::integer[], $9::bytea[], $10::text[], $11::text[])
+                           AS u(op_id, idx, result, code, detail)
+                 WHERE u.op_id = op.id AND i.operation_id = op.id AND i.idx = u.idx)
             SELECT * FROM op""",
-        op_id,
-        node,
-        state,
-        error,
-        error_detail,
-        float(retain_s),
-        [r.idx for r in results],
-        [r.result for r in results],
-        [r.error_code for r in results],
-        [r.error_detail for r in results],
+        [f.op_id for f in batch],
+        [f.node for f in batch],
+        [f.state for f in batch],
+        [f.error for f in batch],
+        [f.error_detail for f in batch],
+        [float(f.retain_s) for f in batch],
+        [op_id for op_id, _ in results],
+        [r.idx for _, r in results],
+        [r.result for _, r in results],
+        [r.error_code for _, r in results],
+        [r.error_detail for _, r in results],
     )
-    return None if row is None else _operation(row)
+    by_id = {row["id"]: _operation(row) for row in rows}
+    return [by_id.get(f.op_id) if first[f.op_id] is f else None for f in finishes]
 
 
 async def delete_operation(conn: Connection, op_id: UUID) -> str | None:
@@ -597,6 +688,16 @@ async def purge_retained(conn: Connection, *, limit: int) -> int:
 async def notify(conn: Connection, channel: str, payload: str) -> None:
     """``pg_notify`` inside the unit of work: delivered when (and only if) it commits."""
     await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+async def notify_each(conn: Connection, channel: str, payloads: Sequence[str]) -> None:
+    """``notify`` for each of ``payloads``, in one statement."""
+    await conn.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", channel, list(payloads))
+
+
+def _qualified(alias: str) -> str:
+    """``OPERATION_COLUMNS`` qualified with a table alias (an UPDATE ... FROM has two sources)."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in OPERATION_COLUMNS.split(","))
 
 
 def _operation(row: asyncpg.Record | None) -> OperationRow:
