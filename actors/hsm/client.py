@@ -39,7 +39,7 @@ import trio
 
 from actors.hsm import wire
 from actors.hsm.calls import Batch, Pending
-from actors.hsm.codec import decode_error, decode_reply, encode_request
+from actors.hsm.codec import decode_error, decode_reply, encode_request, sign_item_size
 from actors.hsm.errors import (
     FrameTooLargeError,
     HsmError,
@@ -335,7 +335,7 @@ class UnitConnection:
             raise HsmRequestError(f"a digest is 1..255 bytes, not {len(digest)}")
         item = SignItem(key=key, digest=digest, op_id=op_id)
         # Refuse a malformed or oversized item here: inside a batch it would fail the whole frame.
-        if wire.MIN_LENGTH + len(encode_request(SignMany(items=(item,)))) > self.unit_max_frame:
+        if wire.MIN_LENGTH + 2 + sign_item_size(item) > self.unit_max_frame:
             raise FrameTooLargeError("this signing request exceeds the unit's frame limit")
         pending = Pending(trio.lowlevel.current_task())
         self._raise_if_lost()
@@ -358,8 +358,7 @@ class UnitConnection:
         while queued:
             budget, count = self.unit_max_frame - wire.MIN_LENGTH - 2, 0
             while count < min(len(queued), MAX_DIGESTS_PER_CALL, COALESCED_ITEMS_PER_FRAME):
-                item = queued[count][0]
-                size = 22 + len(item.key.blob or b"") + len(item.digest) + len((item.op_id or "").encode())
+                size = sign_item_size(queued[count][0])
                 if size > budget and count:
                     break
                 budget -= size

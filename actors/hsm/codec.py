@@ -127,6 +127,22 @@ def _key_ref_bytes(key: KeyRef) -> list[bytes]:
     return [_key_id_bytes(key.key_id), _U16.pack(len(blob)), blob]
 
 
+def sign_item_size(item: SignItem) -> int:
+    """Bytes ``item`` takes in a SIGN_MANY body, without encoding it.
+
+    Raises :class:`HsmRequestError` when it cannot be encoded (a client checks an item before
+    queueing it: inside a coalesced frame it would fail the whole frame).
+    """
+    if not 1 <= len(item.digest) <= 255:
+        raise HsmRequestError("a digest is 1..255 bytes")
+    _key_id_bytes(item.key.key_id)
+    blob = len(item.key.blob or b"")
+    if blob > 0xFFFF:
+        raise HsmRequestError("a key blob is at most 65535 bytes")
+    tag = len((item.op_id or "").encode()[:MAX_OP_ID_LENGTH]) if item.op_id else 0
+    return _KEY_ID_SIZE + 2 + blob + 1 + len(item.digest) + 1 + tag
+
+
 def _check_count(count: int, what: str) -> None:
     if not 1 <= count <= MAX_DIGESTS_PER_CALL:
         raise HsmRequestError(f"{what}: 1..{MAX_DIGESTS_PER_CALL} items per call, not {count}")

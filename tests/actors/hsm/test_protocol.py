@@ -17,6 +17,7 @@ from actors.hsm.codec import (
     encode_error,
     encode_reply,
     encode_request,
+    sign_item_size,
 )
 from actors.hsm.errors import (
     BlobInvalidError,
@@ -187,6 +188,32 @@ def test_handshake_macs_are_mutual_and_bound_to_both_nonces() -> None:
         auth.verify_welcome(key, hello, auth.new_nonce(), welcome)  # not for our nonce
     # The unit's MAC is not the client's: a client cannot reflect it back.
     assert auth.client_mac(key, hello, client_nonce) != auth.unit_mac(key, hello, client_nonce)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        SignItem(KeyRef(KEY_ID, b"blob-1"), b"\x01" * 32, "op-1"),
+        SignItem(KeyRef("ff" * 16), b"\x02" * 64),
+        SignItem(KeyRef(KEY_ID, b"b" * 300), b"\x03", "ж" * 200),  # op id cut to its limit
+    ],
+)
+def test_the_size_of_a_sign_item_is_what_encoding_it_takes(item: SignItem) -> None:
+    one = len(encode_request(SignMany((item,))))
+    assert sign_item_size(item) == len(encode_request(SignMany((item, item)))) - one == one - 2
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        SignItem(KeyRef("zz" * 16), b"\x01" * 32),
+        SignItem(KeyRef(KEY_ID), b""),
+        SignItem(KeyRef(KEY_ID), b"x" * 256),
+    ],
+)
+def test_an_item_that_cannot_be_encoded_is_refused_before_queueing(item: SignItem) -> None:
+    with pytest.raises(HsmRequestError):
+        sign_item_size(item)
 
 
 def test_sign_many_round_trip_with_per_item_errors() -> None:
