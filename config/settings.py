@@ -340,6 +340,10 @@ class OperationsSettings(Section):
     """Documents larger than this are hashed in a worker thread, off the event loop."""
     verify_results: bool = True
     """Verify every produced signature with the certificate's key before returning it."""
+    material_cache_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
+    """Seconds a worker may reuse a checked certificate and key for signing; every key or certificate
+    change clears every worker's cache at once through NOTIFY, and the cache is bypassed while that is
+    not listening. 0: read them for every operation."""
 
     @model_validator(mode="after")
     def _claims_within_lease(self) -> OperationsSettings:

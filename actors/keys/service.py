@@ -13,7 +13,7 @@ through the Balancer, and finished (``actors.keys.hsmkeys.sign_prepared``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
@@ -66,12 +66,26 @@ class StoredUpload:
 class KeyService:
     """Keys and certificates of one worker process: its database, HSM pool and built-in CA."""
 
-    def __init__(self, db: Database, hsm: Balancer, settings: CaSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        hsm: Balancer,
+        settings: CaSettings,
+        *,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.hsm = hsm
         self.settings = settings
         self.ca = BuiltinCa(db, hsm, settings)
         """The built-in CA."""
+        self._on_change = on_change
+
+    def _changed(self) -> None:
+        # Other workers hear the committed change through the trigger's NOTIFY; this worker's own
+        # caches are told at once, so its next request cannot outrun the notification.
+        if self._on_change is not None:
+            self._on_change()
 
     # --- keys --------------------------------------------------------------------------------------
 
@@ -113,6 +127,7 @@ class KeyService:
             label=label,
         )
         row = await self.db.run(partial(repo.insert_key, make_default=make_default), new)
+        self._changed()
         audit(
             "audit_key_created",
             user_id=str(user_id),
@@ -153,6 +168,7 @@ class KeyService:
         """Make an active key its owner's default (its newest valid certificate becomes default too)."""
         key = await self._active_key(principal, key_id)
         row = await self.db.run(repo.set_default_key, key.user_id, key_id)
+        self._changed()
         audit("audit_default_key_set", user_id=str(key.user_id), key_id=str(key_id), by=_actor(principal))
         return row
 
@@ -160,6 +176,7 @@ class KeyService:
         """Revoke a key and its valid certificates; it signs nothing any more."""
         key = await self.get_key(principal, key_id)
         row, certificates = await self.db.run(repo.revoke_key, key_id, reason)
+        self._changed()
         if key.status == "active":
             audit(
                 "audit_key_revoked",
@@ -304,6 +321,7 @@ class KeyService:
         if current.status != "valid":
             raise InvalidKeyRequestError(f"certificate {certificate_id} is revoked and cannot be the default")
         row = await self.db.run(repo.set_default_certificate, current.user_id, certificate_id)
+        self._changed()
         audit(
             "audit_default_certificate_set",
             user_id=str(current.user_id),
@@ -318,6 +336,7 @@ class KeyService:
         """Revoke a certificate; nothing is signed under it any more."""
         current = await self.get_certificate(principal, certificate_id)
         row = await self.db.run(repo.revoke_certificate, certificate_id, reason)
+        self._changed()
         if current.status == "valid":
             audit(
                 "audit_certificate_revoked",
@@ -349,11 +368,13 @@ class KeyService:
 
     async def _store(self, new: repo.NewCertificate, *, make_default: bool) -> repo.CertificateRow:
         try:
-            return await self.db.run(_insert_certificate, new, make_default)
+            row = await self.db.run(_insert_certificate, new, make_default)
         except ConflictError as exc:
             raise DuplicateCertificateError("this certificate is already stored") from exc
         except NotFoundError as exc:  # the key was revoked between the checks and the insert
             raise KeyRevokedError(f"key {new.key_id} is revoked") from exc
+        self._changed()
+        return row
 
 
 async def _insert_certificate(
