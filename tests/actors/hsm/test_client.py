@@ -218,6 +218,39 @@ async def test_single_signatures_wait_for_the_reply_of_the_frame_in_flight(unit_
     assert len(signatures) == 11
 
 
+async def test_a_reply_releases_more_waiting_signatures_than_the_socket_takes_at_once(
+    unit_factory: StartUnit,
+) -> None:
+    # The reader sends what waited for a reply without parking; what the kernel does not take
+    # at once (here ~1 MB of frames) is finished by a task of its own, and every call completes.
+    unit = await unit_factory("flood")
+    async with unit.connect() as hsm:
+        key = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        done = 0
+
+        async def sign(index: int) -> None:
+            nonlocal done
+            await hsm.sign_digest(key.ref(), index.to_bytes(4, "big") * 8, op_id="x" * 100)
+            done += 1
+
+        unit.process.send_signal(signal.SIGSTOP)
+        await _wait_state(unit.process.pid, "T")
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sign, 0)
+                for _ in range(10):  # the first frame leaves alone; the rest wait for its reply
+                    await trio.lowlevel.checkpoint()
+                for index in range(1, 4000):
+                    nursery.start_soon(sign, index)
+                for _ in range(3):
+                    await trio.lowlevel.checkpoint()
+                unit.process.send_signal(signal.SIGCONT)
+        finally:
+            unit.process.send_signal(signal.SIGCONT)
+        assert done == 4000
+        assert (await hsm.metrics()).in_flight == 0
+
+
 async def _wait_state(pid: int, state: str) -> None:
     with trio.fail_after(5):
         for _ in range(1000):  # polling /proc: there is no event to wait for
