@@ -31,12 +31,15 @@ Phases, in one process (the server side's: the pool's trio loop shares the machi
      ``repeat`` step; otherwise the next lower good rate is repeated): on a shared machine one
      step can pass by luck. Then 80/50/25 % of that maximum, in that order, right after the
      sweep (the old method runs after them: its 80 % point overloads the layer). Requests are
-     sent by 256 caller tasks created up front that take the next due time from a shared
-     schedule, so no task is spawned per request (``started_late`` counts requests sent over
-     1 ms after they were due).
+     sent by 256 caller tasks created up front, to which one ticker task releases each request
+     at its due time (one timer for all), so no task is spawned and no timer is set per request
+     (``started_late`` counts requests sent over 1 ms after they were due: every caller busy).
    * The generator shares this process with the Balancer: its own CPU is measured by running the
      same schedule and callers with requests that only yield (``open_loop_generator``) and is
-     subtracted in ``server_cpu_us_per_signature_less_generator``.
+     subtracted in ``server_cpu_us_per_signature_less_generator``; the latency of those no-op
+     requests (``no_op_latency``) is the floor the machine's scheduling sets at that moment.
+     ``runqueue_wait`` (per open-loop point and process) is how many of its threads were, on
+     average, runnable but waiting for a CPU: the others' load.
 4. **chaos**: the closed loop with the most units (≥ 2), one unit SIGKILLed in the middle; failed
    requests must be 0; reports how long the unit took to rejoin.
 
@@ -62,6 +65,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,13 +106,38 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _runqueue_wait_s(pid: int) -> float:
+    """Seconds the threads of a process have spent runnable but waiting for a CPU (schedstat)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 class _CpuMeter:
     """CPU used by this process and the pool's unit processes over one phase."""
 
     def __init__(self, pool: Balancer) -> None:
         self._pids = {"server": os.getpid()} | {u.unit_id: u.pid for u in pool.units() if u.pid is not None}
         self._start = {name: _cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._waited = {name: _runqueue_wait_s(pid) for name, pid in self._pids.items()}
         self._began = time.perf_counter()
+
+    def waiting(self) -> dict[str, float]:
+        """Threads per process runnable but kept off a CPU, on average (others' load on the machine
+        shows here: a request whose next step waits for a CPU waits in its latency)."""
+        elapsed = time.perf_counter() - self._began
+        return {
+            name: round((_runqueue_wait_s(pid) - self._waited[name]) / elapsed, 2)
+            for name, pid in self._pids.items()
+        }
 
     def cores(self) -> dict[str, float]:
         """Cores busy on average per process since the meter started."""
@@ -287,27 +316,50 @@ async def _open_loop_spawning(
 
 
 class _Schedule:
-    """Request ``index`` is due at ``start + index / rate``; caller tasks take the next due one."""
+    """Request ``index`` is due at ``start + index / rate``: one ticker task releases each at its
+    due time to the caller tasks parked waiting for work.
+
+    One timer for all requests, not one per caller: the generator's own cost per request (a
+    deadline and a cancel scope per sleeping caller) is what the server process would otherwise
+    spend on the measurement instead of the layer.
+    """
 
     def __init__(self, *, rate: float, duration_s: float) -> None:
         self.interval = 1.0 / rate
         self.total = int(duration_s * rate)
         self.start = trio.current_time() + 0.01
-        self.next = 0
         self.latencies: list[float] = []
         self.failed = 0
         self.started_late = 0
         """Requests sent over 1 ms after they were due (the loop or every caller was busy; the wait
         is in their latency)."""
+        self._due: deque[float] = deque()
+        self._idle = trio.lowlevel.ParkingLot()
+        self._released_all = False
 
-    async def caller(self, request: Callable[[], Awaitable[None]]) -> None:
+    async def ticker(self) -> None:
+        """Release every request at its due time (all those due by now at once), then the callers."""
         clock = trio.current_time
-        while self.next < self.total:
-            scheduled = self.start + self.next * self.interval
-            self.next += 1
+        for index in range(self.total):
+            scheduled = self.start + index * self.interval
             if clock() < scheduled:
                 await trio.sleep_until(scheduled)
-            elif clock() - scheduled > 0.001:
+            self._due.append(scheduled)
+            self._idle.unpark()
+        self._released_all = True
+        self._idle.unpark_all()
+
+    async def caller(self, request: Callable[[], Awaitable[None]]) -> None:
+        """Send released requests one at a time; park while none is waiting."""
+        clock = trio.current_time
+        while True:
+            if not self._due:
+                if self._released_all:
+                    return
+                await self._idle.park()
+                continue
+            scheduled = self._due.popleft()
+            if clock() - scheduled > 0.001:
                 self.started_late += 1
             try:
                 await request()
@@ -345,8 +397,9 @@ async def _open_loop(
     async with trio.open_nursery() as nursery:
         for _ in range(callers):
             nursery.start_soon(schedule.caller, request)
+        nursery.start_soon(schedule.ticker)
     done_by = trio.current_time()
-    cores = meter.cores()
+    cores, waiting = meter.cores(), meter.waiting()
     elapsed = done_by - schedule.start
     return {
         "generator": "pre_created_callers",
@@ -360,6 +413,7 @@ async def _open_loop(
         "failed": schedule.failed,
         **_latency(schedule.latencies),
         **_cpu_fields(cores, rate * batch),
+        "runqueue_wait": waiting,
     }
 
 
@@ -511,7 +565,8 @@ async def _open_loop_phase(
         pool, key, rate=closed_max, batch=batch, duration_s=min(1.0, duration), no_op=True
     )
     generator_us = idle["server_cpu_us_per_signature"] or 0.0
-    _print("generator", {"rate_rps": closed_max, "server_cpu_us_per_request": generator_us})
+    floor = {"p50_us": idle["p50_us"], "p99_us": idle["p99_us"]}
+    _print("generator", {"rate_rps": closed_max, "server_cpu_us_per_request": generator_us, **floor})
     sweep = await _rate_sweep(pool, key, batch=batch, around_rps=closed_max, step_s=duration / 2)
     sweep_max = sweep["max_sustainable_rps"]
 
@@ -544,6 +599,7 @@ async def _open_loop_phase(
             "rate_rps": closed_max,
             "server_cpu_us_per_request": generator_us,
             "started_late": idle["started_late"],
+            "no_op_latency": floor,
         },
         "open_loop_sweep": sweep,
         "open_loop_old_method": old,
