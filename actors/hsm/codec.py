@@ -219,21 +219,45 @@ class _SignManyCodec:
         return b"".join(parts)
 
     def decode(self, body: bytes) -> tuple[SignMany, str | None]:
-        cursor = _Cursor(body, "SignMany")
-        count = cursor.u16()
-        _check_count(count, "SignMany")
-        items = []
-        for _ in range(count):
-            key = cursor.key_ref()
-            size = cursor.u8()
-            if not size:
-                raise HsmRequestError("SignMany: empty digest")
-            digest = cursor.take(size)
-            op_id = cursor.take(cursor.u8()).decode("utf-8", "replace") or None
-            items.append(SignItem(key, digest, op_id))
-        if cursor.rest:
+        # The unit's hot path (every coalesced signature passes here): plain offsets instead of a
+        # cursor, and items naming the same key as the one before share its KeyRef.
+        try:
+            items, offset = self._items(body)
+        except (IndexError, struct.error):
+            raise HsmRequestError("SignMany: truncated body") from None
+        if offset != len(body):
             raise HsmRequestError("SignMany: trailing bytes")
         return SignMany(tuple(items)), None
+
+    @staticmethod
+    def _items(body: bytes) -> tuple[list[SignItem], int]:
+        (count,) = _U16.unpack_from(body, 0)
+        _check_count(count, "SignMany")
+        items = []
+        offset = 2
+        last_raw, key = b"", KeyRef("")
+        for _ in range(count):
+            start = offset + _KEY_ID_SIZE
+            (blob_size,) = _U16.unpack_from(body, start)
+            offset = start + 2 + blob_size
+            raw = body[start - _KEY_ID_SIZE : offset]
+            if raw != last_raw:
+                if len(raw) != offset - start + _KEY_ID_SIZE:
+                    raise IndexError  # the blob runs past the body
+                key = KeyRef(raw[:_KEY_ID_SIZE].hex(), raw[_KEY_ID_SIZE + 2 :] or None)
+                last_raw = raw
+            size = body[offset]
+            if not size:
+                raise HsmRequestError("SignMany: empty digest")
+            digest = body[offset + 1 : offset + 1 + size]
+            offset += 1 + size
+            tag = body[offset]
+            op_id = body[offset + 1 : offset + 1 + tag].decode("utf-8", "replace") or None
+            offset += 1 + tag
+            if len(digest) != size or offset > len(body):
+                raise IndexError
+            items.append(SignItem(key, digest, op_id))
+        return items, offset
 
 
 class _ManySignaturesCodec:

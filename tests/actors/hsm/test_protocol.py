@@ -216,6 +216,23 @@ def test_an_item_that_cannot_be_encoded_is_refused_before_queueing(item: SignIte
         sign_item_size(item)
 
 
+def test_sign_many_bodies_cut_anywhere_or_padded_are_refused() -> None:
+    shared = KeyRef(KEY_ID, b"blob" * 40)
+    items = (
+        SignItem(shared, b"\x01" * 32, "op-1"),
+        SignItem(shared, b"\x02" * 32),  # the same key again: decoded as the same KeyRef
+        SignItem(KeyRef("ff" * 16), b"\x03" * 64, "op-3"),
+    )
+    body = encode_request(SignMany(items))
+    decoded, _ = decode_request(Op.SIGN_MANY, body)
+    assert decoded == SignMany(items)
+    for cut in range(len(body)):
+        with pytest.raises(HsmRequestError):
+            decode_request(Op.SIGN_MANY, body[:cut])
+    with pytest.raises(HsmRequestError, match="trailing"):
+        decode_request(Op.SIGN_MANY, body + b"\x00")
+
+
 def test_sign_many_round_trip_with_per_item_errors() -> None:
     items = (
         SignItem(KeyRef(KEY_ID, b"blob-1"), b"\x01" * 32, "op-1"),
