@@ -251,9 +251,10 @@ class UnitConnection:
             sent = self._sock.send(data)
         except BlockingIOError:
             sent = 0
-        if sent < len(data) and self._nursery is not None:
+        if sent < len(data):
             self._outgoing.insert(0, data[sent:])
             self._flushing = True
+            assert self._nursery is not None, "open_unit_connection sets it before the reader runs"
             self._nursery.start_soon(self._finish_flush)
 
     async def _finish_flush(self) -> None:
