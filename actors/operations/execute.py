@@ -6,6 +6,10 @@ signature that does not verify fails alone in ``finish``. The batch signature it
 times with a growing delay, and if it still fails every item gets ``hsm_unavailable``. A refusal of
 the request itself (an unknown key, a bad blob) fails every item with the unit's code.
 
+A CAdES batch shares its certificate, algorithm and signing time, so its items are prepared and
+finished from one ``signing.cms.CadesBatch``: what they share is encoded once, per item only the
+message digest and the signature are joined in (a few µs instead of ~200 µs of asn1crypto work).
+
 The CPU work of preparing and finishing runs on the event loop, with a checkpoint every few items
 so a large batch does not starve the other requests of the worker; checking the signatures with
 the certificate's key (``verify_results``: it catches a faulty unit) is native and, for a batch,
