@@ -138,13 +138,15 @@ class GroupCommitter:
             self._hand_over()
 
     def _hand_over(self) -> None:
-        """Pass the lead to the oldest queued job, or give the flow back."""
-        if self._queue:
-            successor = self._queue[0]
-            successor.elected = True
-            successor.wake.set()
-        else:
-            self._leading -= 1
+        """Pass the lead to the oldest queued job not already woken to lead, or give the flow back."""
+        # Two leaders may finish before the first successor runs: each needs its own successor, or
+        # a flow would be lost for good.
+        for successor in self._queue:
+            if not successor.elected:
+                successor.elected = True
+                successor.wake.set()
+                return
+        self._leading -= 1
 
 
 def single_statement(fn: F) -> F:

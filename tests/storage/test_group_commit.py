@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+import outcome
 import pydantic
 import pytest
 import trio
+import trio.testing
 
 from config.settings import Settings, StorageSettings
 from storage import Connection, Database, open_database
 from storage.errors import ConflictError
+from storage.group import GroupCommitter
 
 CALLERS = 40
 
@@ -139,3 +142,54 @@ def test_flows_cannot_exceed_the_pool() -> None:
 
 def test_asyncpg_is_what_units_see() -> None:
     assert Connection is asyncpg.Connection
+
+
+async def test_many_waves_of_callers_never_lose_a_flow(db: Database) -> None:
+    # Two groups finishing in the same scheduling round must hand their flows to two different
+    # waiters; handing both to the oldest would lose a flow each time, and finally every flow.
+    done = 0
+
+    async def caller(i: int) -> None:
+        nonlocal done
+        await db.run_batched(_put, (f"w{i}", "1"))
+        done += 1
+
+    with trio.fail_after(60):
+        for wave in range(5):
+            async with trio.open_nursery() as nursery:
+                for i in range(100):
+                    nursery.start_soon(caller, wave * 100 + i)
+    assert done == 500
+    assert db.group_commits._leading == 0  # every flow was given back
+
+
+async def test_two_groups_finishing_together_wake_two_successors() -> None:
+    # Driven by a run_group of our own (no database): both groups in flight end in one scheduling
+    # round, so both leaders hand over before any successor has run.
+    release = trio.Event()
+    calls: list[list[object]] = []
+
+    async def run_group(jobs: Sequence[tuple[object, object]]) -> list[outcome.Outcome[object]]:
+        calls.append([arg for _, arg in jobs])
+        if len(calls) <= 2:
+            await release.wait()
+        return [outcome.Value(arg) for _, arg in jobs]
+
+    committer = GroupCommitter(run_group, max_units=1, flows=2)
+
+    async def unit(conn: object, args: Sequence[object]) -> list[object]:
+        raise AssertionError("never called: run_group stands in for the executor")
+
+    results: list[object] = []
+
+    async def caller(i: int) -> None:
+        results.append(await committer.run(unit, i))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(4):
+            nursery.start_soon(caller, i)
+            await trio.testing.wait_all_tasks_blocked()
+        assert committer._leading == 2
+        release.set()
+    assert sorted(results) == [0, 1, 2, 3]  # type: ignore[type-var]
+    assert committer._leading == 0
