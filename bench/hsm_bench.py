@@ -733,6 +733,12 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
         targets["open_loop_max_rps_by_sweep"] = at_80[0]["max_requests_per_s"]
         targets["open_loop_p99_us_at_80_percent"] = at_80[0]["p99_us"]
         targets["open_loop_p99_under_5_ms_at_80_percent"] = at_80[0]["p99_us"] < 5000
+        # Context for reading it on a shared machine: the others' load at that point, and the
+        # latency of no-op requests from the same generator (what scheduling alone costs).
+        targets["open_loop_load_average_at_80_percent"] = at_80[0]["load_average"]
+        targets["open_loop_runqueue_wait_at_80_percent"] = at_80[0].get("runqueue_wait")
+        generator = report.get("open_loop_generator", {})
+        targets["open_loop_no_op_p99_us"] = generator.get("no_op_latency", {}).get("p99_us")
     old = [row for row in report.get("open_loop_old_method", []) if abs(row["load_fraction"] - 0.8) < 1e-9]
     if old:
         targets["old_method_max_rps_closed_loop"] = old[0]["max_requests_per_s"]
