@@ -37,6 +37,7 @@ from actors.identity.server_secret import Sealer, load_server_secret
 from actors.keys.anchors import import_trust_anchor_files
 from actors.keys.service import KeyService
 from actors.operations import OperationsOptions, OperationsService, open_operations
+from actors.operations.material import MaterialCache
 from actors.runtime import ActorSystem
 from actors.sessions import SessionHub, SessionOptions, open_sessions
 from config import Settings
@@ -78,6 +79,7 @@ async def run_services(
     """Open every per-worker service, report them started, and hold them until ``aclose``."""
     system = ActorSystem("klyuch-worker")
     server_secret = load_server_secret(settings)
+    materials = MaterialCache(ttl_s=settings.operations.material_cache_s)
     async with (
         open_database(settings, migrate=False) as db,
         open_hsm_pool(
@@ -94,7 +96,11 @@ async def run_services(
             keys=ClientCallbackKeys(db, Sealer(server_secret)),
         ),
         open_operations(
-            system=system, db=db, hsm=hsm, options=OperationsOptions.from_settings(settings)
+            system=system,
+            db=db,
+            hsm=hsm,
+            options=OperationsOptions.from_settings(settings),
+            materials=materials,
         ) as operations,
         open_sessions(
             system=system,
@@ -104,10 +110,12 @@ async def run_services(
             server_secret=server_secret,
             options=SessionOptions.from_settings(settings),
         ) as sessions,
+        trio.open_nursery() as nursery,
     ):
         operations.use_devices(sessions)
+        nursery.start_soon(materials.keep_coherent, db)
         await import_trust_anchor_files(db, settings.ca.trust_anchor_files)
-        keys = KeyService(db, hsm, settings.ca)
+        keys = KeyService(db, hsm, settings.ca, on_change=materials.forget)
         services = Services(
             settings=settings,
             db=db,
@@ -122,5 +130,6 @@ async def run_services(
         try:
             await services._stop.wait()
         finally:
+            nursery.cancel_scope.cancel()  # the cache's listener
             services._stopped.set()
             log.info("services_stopping")

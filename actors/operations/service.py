@@ -44,6 +44,7 @@ from actors.operations.deps import Completions, DeviceChannel, OperationDeps
 from actors.operations.errors import OperationBusyError, OperationNotFoundError
 from actors.operations.intake import PlannedItem, check_hash_lengths, check_request, plan_items
 from actors.operations.keeper import KEEPER_ID, Keeper
+from actors.operations.material import MaterialCache
 from actors.operations.messages import Decide, Repush, Wake
 from actors.operations.model import (
     Format,
@@ -327,9 +328,21 @@ async def start_operations(
     db: Database,
     hsm: Balancer,
     options: OperationsOptions,
+    materials: MaterialCache | None = None,
 ) -> OperationsService:
-    """Spawn the Operations supervisor (its keeper listening, first round queued); return the service."""
-    deps = OperationDeps(db=db, hsm=hsm, options=options, node_id=uuid.uuid4(), completions=Completions())
+    """Spawn the Operations supervisor (its keeper listening, first round queued); return the service.
+
+    ``materials``: the worker's signing-material cache (kept coherent by its owner, see
+    ``actors.operations.material``); a private one, bypassed, when not given.
+    """
+    deps = OperationDeps(
+        db=db,
+        hsm=hsm,
+        options=options,
+        node_id=uuid.uuid4(),
+        completions=Completions(),
+        materials=materials if materials is not None else MaterialCache(),
+    )
     service = OperationsService(system=system, deps=deps)
 
     async def start_claimed(row: OperationRow) -> None:
@@ -349,11 +362,18 @@ async def start_operations(
 
 @asynccontextmanager
 async def open_operations(
-    *, system: ActorSystem, db: Database, hsm: Balancer, options: OperationsOptions
+    *,
+    system: ActorSystem,
+    db: Database,
+    hsm: Balancer,
+    options: OperationsOptions,
+    materials: MaterialCache | None = None,
 ) -> AsyncIterator[OperationsService]:
     """``start_operations`` in a nursery of its own; on exit the actors stop, the leases are handed back."""
     async with trio.open_nursery() as nursery:
-        service = await start_operations(nursery, system=system, db=db, hsm=hsm, options=options)
+        service = await start_operations(
+            nursery, system=system, db=db, hsm=hsm, options=options, materials=materials
+        )
         try:
             yield service
         finally:
