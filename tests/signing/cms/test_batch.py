@@ -212,3 +212,15 @@ def test_bad_arguments() -> None:
         CadesBatch(
             certificate=p.certificate, signature_algorithm=pki("P-256").key.signature_algorithm, detached=True
         )
+
+
+def test_long_lengths() -> None:
+    """Contents past 64 KiB: three-octet DER lengths in every enclosing element."""
+    p = pki(ParamSet.TC26_256_A)
+    document = bytes(range(256)) * 300
+    prepared = _batch(p, detached=False).prepare(document)
+    reference = _reference(p, document, detached=False)
+    raw = p.key.sign_digest(prepared.digest_to_sign)
+    signature = _batch(p, detached=False).finish(prepared, raw)
+    assert signature == finish(reference, raw)
+    assert cms.ContentInfo.load(signature).dump(force=True) == signature
