@@ -96,10 +96,15 @@ class SessionHub:
         call ``shown`` for each once it has committed. Runs on the storage thread: touches nothing
         but ``conn``.
         """
+        texts = [dumps_notice(n) for n in notices]
         rows = [
-            repo.NoticeIn(n.op_id, n.user_id, self.node_id, dumps_notice(n), n.expires_at) for n in notices
+            repo.NoticeIn(n.op_id, n.user_id, self.node_id, text, n.expires_at)
+            for n, text in zip(notices, texts, strict=True)
         ]
-        payloads = [signals.encode(signals.Pushed(n.op_id, n.user_id, self.node_id)) for n in notices]
+        payloads = [
+            signals.encode(signals.Pushed(n.op_id, n.user_id, self.node_id, text))
+            for n, text in zip(notices, texts, strict=True)
+        ]
         await repo.put_notices(conn, rows, channel=signals.SHARED_CHANNEL, payloads=payloads)
 
     def shown(self, notice: OperationNotice) -> None:

@@ -105,9 +105,15 @@ class Relay(Actor):
 
     def _on_shared(self, signal: signals.Signal) -> None:
         match signal:
-            case signals.Pushed(op_id=op_id, user_id=user_id, node=node) if node != self._node_id:
+            case signals.Pushed(op_id=op_id, user_id=user_id, node=node, notice=text) if (
+                node != self._node_id
+            ):
                 session = self._session(user_id)
-                if session is not None:
+                if session is None:
+                    return
+                if text is not None:  # carried by the signal: no read
+                    self._offer_carried(session, op_id, text, node)
+                else:
                     self.start_soon(self._fetch_and_offer, session, op_id)
             case signals.Withdrawn(op_id=op_id, user_id=user_id, node=node) if node != self._node_id:
                 targets = [self._session(user_id)] if user_id is not None else self._all_sessions()
@@ -131,6 +137,15 @@ class Relay(Actor):
                 self._router.resolve(signal)
             case _:
                 self.log.warning("sessions_unexpected_node_signal", kind=type(signal).__name__)
+
+    def _offer_carried(self, session: ActorRef, op_id: UUID, text: str, owner: UUID) -> None:
+        try:
+            notice = loads_notice(text)
+        except ValueError as exc:
+            self.log.warning("sessions_bad_signal_notice", op_id=str(op_id), error=str(exc))
+            self.start_soon(self._fetch_and_offer, session, op_id)
+            return
+        _tell(session, Offer(notice, owner))
 
     async def _fetch_and_offer(self, session: ActorRef, op_id: UUID) -> None:
         try:

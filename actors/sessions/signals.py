@@ -3,7 +3,8 @@
 Two kinds of channel (one LISTEN connection per worker carries both, see ``storage.notify``)::
 
     klyuch_sessions            every worker listens; routed by user id to the local UserSession, if any
-      {"k":"push","o":op,"u":user,"n":node}            notice stored in device_notices: show it
+      {"k":"push","o":op,"u":user,"n":node[,"t":notice]}  notice stored in device_notices: show it
+                                                        (``t``, its JSON, when the payload stays small)
       {"k":"withdraw","o":op,"u":user|null,"n":node}   notice deleted: take it off the devices (null:
                                                         user unknown, every session checks)
       {"k":"auth","d":device,"u":user,"g":counter,"n":node}   device authenticated on node: older
@@ -29,6 +30,9 @@ from actors.sessions.protocol import Decision, OutcomeStatus
 SHARED_CHANNEL = "klyuch_sessions"
 """The channel every worker listens on."""
 
+NOTICE_PAYLOAD_LIMIT = 7000
+"""Largest push payload (UTF-8 bytes) that carries its notice; NOTIFY refuses payloads of 8000 bytes."""
+
 
 def node_channel(node_id: UUID) -> str:
     """The channel only ``node_id`` listens on."""
@@ -45,6 +49,9 @@ class Pushed:
     """Whose devices."""
     node: UUID
     """The worker that pushed it (it already delivered locally)."""
+    notice: str | None = None
+    """The stored notice's JSON, carried when the payload stays under ``NOTICE_PAYLOAD_LIMIT`` (the
+    other workers then show it without reading ``device_notices``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +125,12 @@ def encode(signal: Signal) -> str:
     """The NOTIFY payload of ``signal``."""
     data: dict[str, Any]
     match signal:
-        case Pushed(op_id, user_id, node):
+        case Pushed(op_id, user_id, node, notice):
             data = {"k": "push", "o": op_id.hex, "u": user_id.hex, "n": node.hex}
+            if notice is not None:
+                with_notice = json.dumps({**data, "t": notice}, separators=(",", ":"), ensure_ascii=False)
+                if len(with_notice.encode()) <= NOTICE_PAYLOAD_LIMIT:
+                    return with_notice
         case Withdrawn(op_id, user_id, node):
             user = None if user_id is None else user_id.hex
             data = {"k": "withdraw", "o": op_id.hex, "u": user, "n": node.hex}
@@ -148,7 +159,7 @@ def decode(payload: str) -> Signal:
         data = json.loads(payload)
         kind = data["k"]
         if kind == "push":
-            return Pushed(UUID(data["o"]), UUID(data["u"]), UUID(data["n"]))
+            return Pushed(UUID(data["o"]), UUID(data["u"]), UUID(data["n"]), _optional_text(data.get("t")))
         if kind == "withdraw":
             user = None if data["u"] is None else UUID(data["u"])
             return Withdrawn(UUID(data["o"]), user, UUID(data["n"]))
@@ -170,3 +181,9 @@ def decode(payload: str) -> Signal:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"not a sessions signal: {exc}") from None
     raise ValueError(f"unknown signal kind {kind!r}")
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError("t must be a string")

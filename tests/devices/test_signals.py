@@ -41,6 +41,32 @@ def test_anything_else_is_refused(payload: str) -> None:
         signals.decode(payload)
 
 
+def _notice(items: int, preview: str) -> OperationNotice:
+    now = datetime.now(UTC)
+    return OperationNotice(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        tuple(NoticeItem(f"Договор №{i}.pdf", "ab" * 32, "streebog256", preview) for i in range(items)),
+        now,
+        now + timedelta(minutes=5),
+    )
+
+
+def test_a_push_carries_a_small_notice_and_leaves_a_large_one_in_the_table() -> None:
+    small = _notice(1, "Платёж 1 000,00 ₽")
+    text = dumps_notice(small)
+    payload = signals.encode(signals.Pushed(small.op_id, small.user_id, uuid.uuid4(), text))
+    decoded = signals.decode(payload)
+    assert isinstance(decoded, signals.Pushed)
+    assert decoded.notice is not None
+    assert loads_notice(decoded.notice) == small
+    assert len(payload.encode()) <= signals.NOTICE_PAYLOAD_LIMIT
+    large = _notice(20, "Ж" * 500)
+    pushed = signals.Pushed(large.op_id, large.user_id, uuid.uuid4(), dumps_notice(large))
+    decoded = signals.decode(signals.encode(pushed))
+    assert decoded == signals.Pushed(large.op_id, large.user_id, pushed.node)  # without the notice
+
+
 def test_node_channels_are_valid_identifiers() -> None:
     channel = signals.node_channel(uuid.uuid4())
     assert channel.isidentifier()
