@@ -9,6 +9,7 @@ of ``klyuch serve`` leaves no worker behind.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import sys
@@ -35,3 +36,7 @@ sys.setswitchinterval(0.0005)
 settings = load_settings()
 configure_logging(settings.logging)
 app = create_app(settings)
+# Everything imported and built so far lives as long as the process: move it out of the collector's
+# sight, so full collections under load walk only what requests allocate (in the HSM bench a full
+# pass cost 17–28 ms before the same change in the unit processes).
+gc.freeze()
