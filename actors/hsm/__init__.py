@@ -12,6 +12,7 @@ Module map::
      ├─ kek ............ the soft-HSM key-encryption key, sealed under a passphrase
      ├─ blobs .......... user keys wrapped under the KEK (KExp15, header bound into the MAC)
      ├─ metrics ........ per-operation counters and latency percentiles
+     ├─ selfcheck ...... every signature verified under the key's public half before it is returned
      ├─ backends/ ...... base (Backend / SlotSession protocols), soft (gost engine + ECDSA),
      │                   pkcs11 (python-pkcs11, one lock per process)
      ├─ pool ........... the slot table: dispatch to the least-loaded slot, split/join, one answer per job

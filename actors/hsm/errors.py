@@ -13,6 +13,8 @@
      │   ├─ SlotCrashedError              hsm_slot_crashed          (the slot died with the request)
      │   ├─ NoSlotError                   hsm_no_slot               (every slot is down or restarting)
      │   ├─ BackendError                  hsm_backend_error         (engine / PKCS#11 call failed)
+     │   ├─ SignatureFaultError           hsm_signature_fault       (a signature failed the unit's own
+     │   │                                                           check: a computation fault)
      │   ├─ UnitStoppingError             hsm_unit_stopping         (SIGTERM: draining)
      │   ├─ UnitFailingError              hsm_unit_failing          (unrecoverable backend failure: the unit
      │   │                                                           exits to be restarted)
@@ -105,6 +107,12 @@ class BackendError(HsmUnavailableError):
     """The engine or PKCS#11 module failed on a request that should have worked."""
 
     code = "hsm_backend_error"
+
+
+class SignatureFaultError(HsmUnavailableError):
+    """A signature failed the unit's own verification (``actors.hsm.selfcheck``): never returned."""
+
+    code = "hsm_signature_fault"
 
 
 class UnitStoppingError(HsmUnavailableError):

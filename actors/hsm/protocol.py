@@ -66,6 +66,8 @@ class FaultKind(enum.StrEnum):
     """PKCS#11: the slot's session is closed behind its back (the next call must recover)."""
     EXIT_UNIT = "exit_unit"
     """The unit process exits at once with status 70, as a native crash would end it."""
+    CORRUPT_SIGNATURE = "corrupt_signature"
+    """The slot's next signature gets one bit flipped before the unit's own check (which must catch it)."""
 
 
 @dataclass(frozen=True, slots=True)

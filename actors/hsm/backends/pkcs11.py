@@ -40,6 +40,7 @@ from typing import Any, Final, TypeVar
 
 import pkcs11
 from asn1crypto import core
+from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import KDF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 from pkcs11.util.ec import encode_named_curve_parameters
@@ -62,7 +63,9 @@ from actors.hsm.protocol import (
     KeyRef,
     Unwrap,
 )
+from actors.hsm.selfcheck import Check, Corrupter, checked, ecdsa_check, gost_check, p256_prehash
 from signing.errors import SigningError
+from signing.gost.keys import GostPublicKey
 from signing.gost.params import ParamSet
 
 _T = TypeVar("_T")
@@ -174,11 +177,21 @@ class Pkcs11Backend:
 
 
 class _TokenKey:
-    __slots__ = ("info", "private")
+    __slots__ = ("check", "info", "private")
 
     def __init__(self, private: Any, info: KeyInfo) -> None:
         self.private = private
         self.info = info
+        self.check = _self_check(info)
+
+
+def _self_check(info: KeyInfo) -> Check:
+    """The software check of this key's signatures, from the public half read from the token."""
+    if info.algorithm == KeyAlgorithm.ECDSA_P256.value:
+        point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), info.public_key)
+        return ecdsa_check(point, p256_prehash)
+    assert info.paramset is not None  # _describe names the set of every GOST key
+    return gost_check(GostPublicKey.from_point_bytes(ParamSet[info.paramset], info.public_key))
 
 
 def _gost_params(paramset: ParamSet) -> dict[Attribute, Any]:
@@ -203,6 +216,7 @@ class Pkcs11Session:
         """Open a session on ``backend``'s token."""
         self._backend = backend
         self._session = backend.new_raw_session()
+        self._corrupt = Corrupter()
         self._keys: dict[str, _TokenKey] = {}
         self.hits = 0
         self.misses = 0
@@ -344,7 +358,9 @@ class Pkcs11Session:
             mechanism = _SIGN_MECHANISMS[KeyAlgorithm(token_key.info.algorithm)]
             if mechanism is Mechanism.GOSTR3410 and any(len(digest) != 32 for digest in digests):
                 raise HsmRequestError("a GOST-256 digest is 32 bytes")
-            return [bytes(token_key.private.sign(digest, mechanism=mechanism)) for digest in digests]
+            sign = token_key.private.sign
+            signatures = [self._corrupt(bytes(sign(digest, mechanism=mechanism))) for digest in digests]
+            return checked(token_key.check, digests, signatures, token_key.info.key_id)
 
         return self._with_key(key, sign)
 
@@ -375,7 +391,11 @@ class Pkcs11Session:
         raise UnsupportedAlgorithmError("UNWRAP is served by soft units only")
 
     def inject_fault(self, kind: FaultKind) -> None:
-        """``close_session``: close this slot's session behind its back (tests the repair path)."""
+        """``close_session``: close this slot's session behind its back (tests the repair path);
+        ``corrupt_signature``: the next signature is faulty (the unit's own check must catch it)."""
+        if kind is FaultKind.CORRUPT_SIGNATURE:
+            self._corrupt.armed = True
+            return
         if kind is not FaultKind.CLOSE_SESSION:
             raise UnsupportedAlgorithmError(f"the PKCS#11 backend has no {kind} fault")
         with self._backend.lock:

@@ -29,6 +29,7 @@ from actors.hsm.errors import (
 )
 from actors.hsm.kek import Kek
 from actors.hsm.protocol import Agree, FaultKind, GenerateKey, KeyAlgorithm, KeyInfo, KeyRef, Unwrap
+from actors.hsm.selfcheck import Check, Corrupter, checked, ecdsa_check, gost_check, p256_prehash
 from signing.errors import InvalidInputError, InvalidSignatureError, SigningError
 from signing.errors import UnsupportedAlgorithmError as SigningUnsupportedError
 from signing.gost.kexp15 import kimp15
@@ -48,6 +49,9 @@ class _OpenKey(Protocol):
     algorithm: KeyAlgorithm
     paramset: ParamSet | None
 
+    check: Check
+    """Whether a raw signature verifies under this key (``actors.hsm.selfcheck``)."""
+
     def sign(self, digest: bytes) -> bytes: ...
 
     def public_bytes(self) -> bytes: ...
@@ -58,11 +62,12 @@ class _OpenKey(Protocol):
 
 
 class _GostKey:
-    __slots__ = ("algorithm", "key", "key_id", "paramset")
+    __slots__ = ("algorithm", "check", "key", "key_id", "paramset")
 
     def __init__(self, key_id: str, key: GostPrivateKey) -> None:
         self.key_id = key_id
         self.key = key
+        self.check = gost_check(key.public_key())
         self.paramset: ParamSet | None = key.paramset
         self.algorithm = _GOST_ALGORITHMS[key.paramset.key_size]
 
@@ -87,11 +92,12 @@ class _GostKey:
 
 
 class _EcKey:
-    __slots__ = ("algorithm", "key", "key_id", "paramset")
+    __slots__ = ("algorithm", "check", "key", "key_id", "paramset")
 
     def __init__(self, key_id: str, key: ec.EllipticCurvePrivateKey) -> None:
         self.key_id = key_id
         self.key = key
+        self.check = ecdsa_check(key.public_key(), p256_prehash)
         self.paramset: ParamSet | None = None
         self.algorithm = KeyAlgorithm.ECDSA_P256
 
@@ -168,6 +174,7 @@ class SoftSession:
 
     def __init__(self, kek: Kek, cache_size: int) -> None:
         """``cache_size``: opened keys kept (0 disables the cache)."""
+        self._corrupt = Corrupter()
         self._kek = kek
         self._cache_size = cache_size
         self._cache: OrderedDict[bytes, _OpenKey] = OrderedDict()
@@ -229,9 +236,10 @@ class SoftSession:
         """Sign each digest with the key in ``key.blob``."""
         opened = self._key(key)
         try:
-            return [opened.sign(digest) for digest in digests]
+            signatures = [self._corrupt(opened.sign(digest)) for digest in digests]
         except SigningError as exc:
             raise signing_errors_as_hsm(exc) from exc
+        return checked(opened.check, digests, signatures, opened.key_id)
 
     def public_key(self, key: KeyRef) -> KeyInfo:
         """The key's public half."""
@@ -262,8 +270,10 @@ class SoftSession:
             raise signing_errors_as_hsm(exc) from exc
 
     def inject_fault(self, kind: FaultKind) -> None:
-        """No session-level faults in the soft backend."""
-        raise UnsupportedAlgorithmError(f"the soft backend has no {kind} fault")
+        """``corrupt_signature``: the next signature of this session is faulty (the check must catch it)."""
+        if kind is not FaultKind.CORRUPT_SIGNATURE:
+            raise UnsupportedAlgorithmError(f"the soft backend has no {kind} fault")
+        self._corrupt.armed = True
 
     def cache_stats(self) -> tuple[int, int]:
         """``(hits, misses)``."""

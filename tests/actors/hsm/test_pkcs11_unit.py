@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from actors.hsm.errors import (
     HsmRequestError,
     KeyNotFoundError,
+    SignatureFaultError,
     UnitConfigError,
     UnitFailingError,
     UnitLostError,
@@ -166,6 +167,19 @@ async def test_a_closed_session_is_reopened_and_the_call_retried(
         metrics = await hsm.metrics()
     assert (health.status, health.slot_restarts) == ("ok", 0)
     assert metrics.errors == {}
+
+
+async def test_a_faulty_token_signature_never_leaves_the_unit(
+    unit_factory: StartUnit, own_softhsm: SoftHsm
+) -> None:
+    unit = await _start_own(unit_factory, own_softhsm, "faulty", test_faults=True)
+    async with unit.connect() as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.ECDSA_P256)
+        digest = os.urandom(32)
+        await hsm.inject_fault(FaultKind.CORRUPT_SIGNATURE)
+        with pytest.raises(SignatureFaultError, match="failed the unit's own check"):
+            await hsm.sign_digest(KeyRef(info.key_id), digest)
+        _verify(info.public_key, digest, await hsm.sign_digest(KeyRef(info.key_id), digest))
 
 
 async def test_several_slots_share_the_module_safely(unit_factory: StartUnit, own_softhsm: SoftHsm) -> None:

@@ -17,9 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from actors.hsm import kek
-from actors.hsm.errors import BlobInvalidError, HsmRequestError, UnsupportedAlgorithmError
+from actors.hsm.errors import (
+    BlobInvalidError,
+    HsmRequestError,
+    SignatureFaultError,
+    UnsupportedAlgorithmError,
+)
 from actors.hsm.handover import UnitSecrets
-from actors.hsm.protocol import KeyAlgorithm, KeyRef, SignItem
+from actors.hsm.protocol import FaultKind, KeyAlgorithm, KeyRef, SignItem
 from signing.gost import GostPrivateKey, GostPublicKey, ParamSet, streebog_digest
 from signing.gost.kexp15 import kexp15
 from signing.keys import encode_gost_spki
@@ -318,3 +323,24 @@ async def test_explicit_sign_many(soft_pair: tuple[Unit, Unit]) -> None:
     )
     assert isinstance(outcomes[1], bytes)
     assert isinstance(outcomes[2], HsmRequestError)
+
+
+@pytest.mark.parametrize("algorithm", [KeyAlgorithm.GOST3410_2012_256, KeyAlgorithm.ECDSA_P256])
+async def test_a_faulty_signature_never_leaves_the_unit(
+    unit_factory: StartUnit, algorithm: KeyAlgorithm
+) -> None:
+    """The unit checks each signature under the key's public half before it answers."""
+    unit = await unit_factory("faulty", test_faults=True, slots=1)
+    async with unit.connect() as hsm:
+        gost = algorithm is KeyAlgorithm.GOST3410_2012_256
+        info = await hsm.generate_key(algorithm, "TC26_256_A" if gost else None)
+        key = KeyRef(info.key_id, info.blob)
+        digest = os.urandom(32)
+        await hsm.inject_fault(FaultKind.CORRUPT_SIGNATURE)
+        with pytest.raises(SignatureFaultError, match="failed the unit's own check"):
+            await hsm.sign_digests(key, [digest, digest])
+        signature = await hsm.sign_digest(key, digest)  # the fault was one signature: the next is fine
+        metrics = await hsm.metrics()
+    if gost:
+        GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, info.public_key).verify_digest(digest, signature)
+    assert metrics.errors.get("hsm_signature_fault") == 1
