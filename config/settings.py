@@ -338,8 +338,11 @@ class OperationsSettings(Section):
     """Pause between those tries."""
     hash_in_thread_bytes: Annotated[int, Field(ge=0)] = 262_144
     """Documents larger than this are hashed in a worker thread, off the event loop."""
-    verify_results: bool = True
-    """Verify every produced signature with the certificate's key before returning it."""
+    verify_results: Literal["first", "every"] = "first"
+    """Which signatures a worker checks with the certificate's key: ``first`` — those made under a
+    certificate and key until one batch of them has verified (that proves the unit's key is the
+    certified one; the units check every signature themselves, ``actors.hsm.selfcheck``); ``every`` —
+    every signature, in the worker as well."""
     material_cache_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
     """Seconds a worker may reuse a checked certificate and key for signing; every key or certificate
     change clears every worker's cache at once through NOTIFY, and the cache is bypassed while that is

@@ -11,9 +11,13 @@ finished from one ``signing.cms.CadesBatch``: what they share is encoded once, p
 message digest and the signature are joined in (a few µs instead of ~200 µs of asn1crypto work).
 
 The CPU work of preparing and finishing runs on the event loop, with a checkpoint every few items
-so a large batch does not starve the other requests of the worker; checking the signatures with
-the certificate's key (``verify_results``: it catches a faulty unit) is native and, for a batch,
-runs in one worker thread beside the loop.
+so a large batch does not starve the other requests of the worker. Every signature was already
+checked by its unit under the key's public half (``actors.hsm.selfcheck``: no faulty signature
+leaves a unit); what the worker checks with the *certificate's* key is that the unit's key is the
+certified one — with ``verify_results = "first"`` until a whole batch under a material verified
+(``Material.proof``; a new material, after any key or certificate change, is proven again), with
+``"every"`` every signature. The check is native and, for a batch, runs in one worker thread beside
+the loop.
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptio
         else:
             encoded = [batch.material.signing.encode_signature(raw) for raw in signatures]
             digests = [digest for _, digest, _ in pending]
-            refused = await _verify_all(batch, digests, encoded, options) if options.verify_results else {}
+            refused = await _check_with_certificate(batch, digests, encoded, options)
             for count, ((idx, _, finisher), signature) in enumerate(
                 zip(pending, encoded, strict=True), start=1
             ):
@@ -166,6 +170,19 @@ def _cades_item(template: CadesBatch, item: ExecItem) -> tuple[bytes, Finisher]:
 
 def _as_is(signature: bytes) -> bytes:
     return signature
+
+
+async def _check_with_certificate(
+    batch: Batch, digests: Sequence[bytes], signatures: Sequence[bytes], options: OperationsOptions
+) -> dict[int, SigningError]:
+    """``_verify_all`` unless the material is proven and only the first signatures are checked."""
+    proof = batch.material.proof
+    if proof.done and options.verify_results == "first":
+        return {}
+    refused = await _verify_all(batch, digests, signatures, options)
+    if not refused and signatures:
+        proof.done = True
+    return refused
 
 
 async def _verify_all(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from actors.keys.errors import CertificateNotFoundError, NoDefaultCertificateError
@@ -40,6 +40,14 @@ Checked = tuple["Material", dt.datetime, dt.datetime]
 """Material with its certificate's validity window (not before, not after)."""
 
 
+@dataclass(slots=True)
+class Proof:
+    """Whether signatures made under a ``Material`` have verified with its certificate's key."""
+
+    done: bool = False
+    """Set once a whole batch verified: the HSM key is the certified one (``execute``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Material:
     """Checked signing material and the certificate's public key (to verify results)."""
@@ -48,6 +56,8 @@ class Material:
     """Certificate, key and algorithm (``actors.keys``)."""
     public_key: PublicKey
     """The certificate's public key, parsed once."""
+    proof: Proof = field(default_factory=Proof, compare=False)
+    """Shared by every use of this (cached) material in the worker."""
 
 
 class MaterialCache:

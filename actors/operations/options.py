@@ -52,8 +52,9 @@ class OperationsOptions:
     """First delay between those tries (doubling)."""
     hash_in_thread_bytes: int = 256 * 1024
     """Documents larger than this (in all) are hashed in a worker thread (hashlib releases the GIL)."""
-    verify_results: bool = True
-    """Check every signature with the certificate's key before storing it (catches a faulty HSM)."""
+    verify_results: Literal["first", "every"] = "first"
+    """Signatures checked with the certificate's key: until a batch under the material verified
+    (``first``; units self-check every signature), or every one (``every``)."""
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     """The policy ``callback_url`` must pass (``settings.callbacks``)."""
 
