@@ -9,7 +9,7 @@ only through PostgreSQL, exactly as separate processes would.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -204,7 +204,8 @@ def build_app(settings: Settings, book: OpsBook, options: SessionOptions) -> Qua
 @pytest.fixture
 def settings(pg_settings: Settings) -> Settings:
     """This test's database, a temporary home, cheap password hashing."""
-    return pg_settings.model_copy(update={"security": SecuritySettings(**FAST_SECURITY)})
+    security = SecuritySettings.model_validate(FAST_SECURITY)
+    return pg_settings.model_copy(update={"security": security})
 
 
 StartWorker = Callable[..., Awaitable[Worker]]
@@ -309,12 +310,12 @@ async def wait_until(predicate: Callable[[], bool], *, within: float = 5.0) -> N
 class AuditLog:
     """The audit events logged during a test."""
 
-    def __init__(self, logs: list[dict[str, Any]]) -> None:
+    def __init__(self, logs: Sequence[Mapping[str, Any]]) -> None:
         self._logs = logs
 
     def named(self, event: str) -> list[dict[str, Any]]:
         """Events called ``event``, in order."""
-        return [entry for entry in self._logs if entry.get("event") == event]
+        return [dict(entry) for entry in self._logs if entry.get("event") == event]
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ from edge.devices.qr import EnrolmentPayload
 from signing.algorithms import signature_algorithm
 from storage import Database, open_database
 from tests.edge.conftest import serve_app  # noqa: F401 - the fixture, made visible to these tests
-from tests.oracle import OpenSSL, ossl  # noqa: F401 - re-exported fixture and type
+from tests.oracle import OpenSSL as OpenSSL  # re-exported type
+from tests.oracle import ossl  # noqa: F401 - re-exported fixture
 
 PASSWORD = "correct horse battery"
 GOST_256 = signature_algorithm("streebog256_gost3410_2012_256")
