@@ -113,6 +113,9 @@ class HsmSettings(Section):
     """Slot workers per unit process; unset uses the backend's default (2 soft, 1 PKCS#11)."""
     call_timeout_s: PositiveSeconds = 5.0
     """Timeout of one call to a unit before it is considered hung (probed, then killed and restarted)."""
+    self_check: bool = False
+    """Units verify every signature under the key's public half before returning it (on the units'
+    CPU; ``actors.hsm.selfcheck``). Required by ``operations.verify_results = "first"``."""
     health_interval_s: PositiveSeconds = 1.0
     """Seconds between health pings to each unit."""
     health_timeout_s: PositiveSeconds = 2.0
@@ -338,11 +341,11 @@ class OperationsSettings(Section):
     """Pause between those tries."""
     hash_in_thread_bytes: Annotated[int, Field(ge=0)] = 262_144
     """Documents larger than this are hashed in a worker thread, off the event loop."""
-    verify_results: Literal["first", "every"] = "first"
-    """Which signatures a worker checks with the certificate's key: ``first`` — those made under a
-    certificate and key until one batch of them has verified (that proves the unit's key is the
-    certified one; the units check every signature themselves, ``actors.hsm.selfcheck``); ``every`` —
-    every signature, in the worker as well."""
+    verify_results: Literal["first", "every"] = "every"
+    """Which signatures a worker checks with the certificate's key: ``every`` one (the worker catches a
+    faulty unit or a wrong key), or ``first`` — those made under a certificate and key until one
+    batch of them has verified (proving the unit's key is the certified one), which needs
+    ``hsm.self_check`` (the units then check every signature, on their own CPU)."""
     material_cache_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
     """Seconds a worker may reuse a checked certificate and key for signing; every key or certificate
     change clears every worker's cache at once through NOTIFY, and the cache is bypassed while that is
@@ -377,6 +380,15 @@ class Settings(BaseSettings):
     operations: OperationsSettings = OperationsSettings()
     callbacks: CallbackSettings = CallbackSettings()
     """HTTP callbacks of asynchronous operations."""
+
+    @model_validator(mode="after")
+    def _every_signature_checked(self) -> Settings:
+        if self.operations.verify_results == "first" and not self.hsm.self_check:
+            raise ValueError(
+                'operations.verify_results = "first" needs hsm.self_check = true: '
+                "otherwise a faulty signature after the first batch would go unchecked"
+            )
+        return self
 
     @property
     def pg_data_dir(self) -> Path:

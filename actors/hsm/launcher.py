@@ -65,6 +65,8 @@ class UnitSpec:
     """PKCS#11: token label."""
     max_frame: int | None = None
     """Largest request frame the unit accepts."""
+    self_check: bool = False
+    """Verify every signature under the key's public half before returning it (``actors.hsm.selfcheck``)."""
     test_faults: bool = False
     """Accept INJECT_FAULT (tests only)."""
     extra_args: tuple[str, ...] = ()
@@ -90,6 +92,8 @@ class UnitSpec:
                 args += [option, os.fspath(value) if isinstance(value, Path) else str(value)]
         if self.create_kek:
             args.append("--create-kek")
+        if self.self_check:
+            args.append("--self-check")
         if self.test_faults:
             args.append("--enable-test-faults")
         return args + list(self.extra_args)

@@ -1,4 +1,5 @@
-"""Every signature a unit returns verifies under the key's own public half: the unit checks it.
+"""With ``--self-check`` (``hsm.self_check``), every signature a unit returns verifies under the key's
+own public half: the unit checks it.
 
 A computation fault (a flipped bit in memory, a faulty token) must never leave the HSM layer as a
 signature: some faulty (EC)DSA-family signatures even leak information about the key. Checking in
@@ -6,9 +7,11 @@ the unit, on the unit's own CPU, keeps the check off the workers' event loops (a
 the CryptoPro A parameters costs ~170 µs) while every signature is still checked. A signature that
 fails raises :class:`SignatureFaultError`, which is retryable: the Balancer asks another unit.
 
-The worker still proves once per certificate and key it loads that the unit's key is the certified
-one (``actors.operations.execute``); from then on a unit's self-checked signature is a signature
-under the certificate.
+With self-checking units a worker may prove only once per certificate and key it loads that the
+unit's key is the certified one (``operations.verify_results = "first"``, ``actors.operations.execute``);
+from then on a unit's self-checked signature is a signature under the certificate. Without them
+(the default) the worker checks every signature with the certificate's key; the cost is the same
+CPU, spent in the worker instead of the units (a unit that also checks halves its signing rate).
 
 ``Corrupter`` is the test hook of the ``corrupt_signature`` fault: it flips one bit of the next
 signature of its session before the check, as a computation fault would.

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="sys.setswitchinterval: hand the GIL back to a thread returning from native code sooner",
     )
     tuning.add_argument("--enable-test-faults", action="store_true", help="accept INJECT_FAULT (tests only)")
+    tuning.add_argument(
+        "--self-check", action="store_true", help="verify every signature before returning it"
+    )
     tuning.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     tuning.add_argument("--log-format", default="console", choices=("console", "json"))
     return parser
@@ -185,12 +188,17 @@ def open_backend(args: argparse.Namespace, secrets: UnitSecrets) -> Backend:
             )
         else:
             kek = kek_file.load_file(args.kek_file, secrets.kek_passphrase)
-        return SoftBackend(kek, key_cache_size=args.key_cache_size)
+        return SoftBackend(kek, key_cache_size=args.key_cache_size, self_check=args.self_check)
     from actors.hsm.backends.pkcs11 import Pkcs11Backend
 
     if not args.pkcs11_module or not args.token_label or secrets.pkcs11_pin is None:
         raise UnitConfigError("a PKCS#11 unit needs --pkcs11-module, --token-label and a pkcs11_pin")
-    return Pkcs11Backend(module=args.pkcs11_module, token_label=args.token_label, pin=secrets.pkcs11_pin)
+    return Pkcs11Backend(
+        module=args.pkcs11_module,
+        token_label=args.token_label,
+        pin=secrets.pkcs11_pin,
+        self_check=args.self_check,
+    )
 
 
 def bind_socket(path: Path) -> socket.socket:

@@ -182,6 +182,7 @@ def plan_units(
                 kek_file=kek_file,
                 create_kek=True,
                 kdf_iterations=hsm.kek_kdf_iterations,
+                self_check=hsm.self_check,
                 extra_args=extra,
             )
             plans.append(UnitPlan(spec, soft_secrets, SOFT_DOMAIN))
@@ -197,6 +198,7 @@ def plan_units(
                     slots=hsm.slots_per_unit,
                     pkcs11_module=os.fspath(hsm.pkcs11_module),
                     token_label=label,
+                    self_check=hsm.self_check,
                     extra_args=extra,
                 )
                 lock = pkcs11_start_lock(hsm, home, label)

@@ -11,13 +11,13 @@ finished from one ``signing.cms.CadesBatch``: what they share is encoded once, p
 message digest and the signature are joined in (a few µs instead of ~200 µs of asn1crypto work).
 
 The CPU work of preparing and finishing runs on the event loop, with a checkpoint every few items
-so a large batch does not starve the other requests of the worker. Every signature was already
-checked by its unit under the key's public half (``actors.hsm.selfcheck``: no faulty signature
-leaves a unit); what the worker checks with the *certificate's* key is that the unit's key is the
-certified one — with ``verify_results = "first"`` until a whole batch under a material verified
-(``Material.proof``; a new material, after any key or certificate change, is proven again), with
-``"every"`` every signature. The check is native and, for a batch, runs in one worker thread beside
-the loop.
+so a large batch does not starve the other requests of the worker. Signatures are checked with the
+*certificate's* key (a faulty unit or a wrong key): with ``verify_results = "every"`` (default)
+each one; with ``"first"`` — allowed only when the units check every signature under their key's
+public half themselves (``hsm.self_check``, ``actors.hsm.selfcheck``) — until a whole batch under
+a material verified (``Material.proof``: the unit's key is the certified one; a new material, after
+any key or certificate change, is proven again). The check is native and, for a batch, runs in one
+worker thread beside the loop.
 """
 
 from __future__ import annotations

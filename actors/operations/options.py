@@ -52,9 +52,9 @@ class OperationsOptions:
     """First delay between those tries (doubling)."""
     hash_in_thread_bytes: int = 256 * 1024
     """Documents larger than this (in all) are hashed in a worker thread (hashlib releases the GIL)."""
-    verify_results: Literal["first", "every"] = "first"
-    """Signatures checked with the certificate's key: until a batch under the material verified
-    (``first``; units self-check every signature), or every one (``every``)."""
+    verify_results: Literal["first", "every"] = "every"
+    """Signatures checked with the certificate's key: every one (``every``), or until a batch under
+    the material verified (``first``; only with units that self-check, ``hsm.self_check``)."""
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     """The policy ``callback_url`` must pass (``settings.callbacks``)."""
 

@@ -62,3 +62,14 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.server.port = 1  # type: ignore[misc]
+
+
+def test_checking_only_the_first_signatures_needs_self_checking_units(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KLYUCH_OPERATIONS__VERIFY_RESULTS", "first")
+    with pytest.raises(ConfigError, match=r"needs hsm\.self_check = true"):
+        load_settings()
+    monkeypatch.setenv("KLYUCH_HSM__SELF_CHECK", "true")
+    settings = load_settings()
+    assert (settings.operations.verify_results, settings.hsm.self_check) == ("first", True)

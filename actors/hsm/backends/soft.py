@@ -172,8 +172,9 @@ def signing_errors_as_hsm(exc: SigningError) -> Exception:
 class SoftSession:
     """One slot's engine context: the KEK and an LRU cache of opened keys."""
 
-    def __init__(self, kek: Kek, cache_size: int) -> None:
-        """``cache_size``: opened keys kept (0 disables the cache)."""
+    def __init__(self, kek: Kek, cache_size: int, *, self_check: bool = False) -> None:
+        """``cache_size``: opened keys kept (0 disables the cache); ``self_check``: verify each signature."""
+        self._self_check = self_check
         self._corrupt = Corrupter()
         self._kek = kek
         self._cache_size = cache_size
@@ -239,6 +240,8 @@ class SoftSession:
             signatures = [self._corrupt(opened.sign(digest)) for digest in digests]
         except SigningError as exc:
             raise signing_errors_as_hsm(exc) from exc
+        if not self._self_check:
+            return signatures
         return checked(opened.check, digests, signatures, opened.key_id)
 
     def public_key(self, key: KeyRef) -> KeyInfo:
@@ -299,14 +302,17 @@ class SoftBackend:
     name = "soft"
     default_slots = 2
 
-    def __init__(self, kek: Kek, *, key_cache_size: int = DEFAULT_KEY_CACHE_SIZE) -> None:
-        """``key_cache_size``: opened keys kept per slot."""
+    def __init__(
+        self, kek: Kek, *, key_cache_size: int = DEFAULT_KEY_CACHE_SIZE, self_check: bool = False
+    ) -> None:
+        """``key_cache_size``: opened keys kept per slot; ``self_check``: verify every signature."""
         self._kek = kek
         self._key_cache_size = key_cache_size
+        self._self_check = self_check
 
     def open_session(self) -> SoftSession:
         """A new slot session."""
-        return SoftSession(self._kek, self._key_cache_size)
+        return SoftSession(self._kek, self._key_cache_size, self_check=self._self_check)
 
     def describe(self) -> dict[str, Any]:
         """The KEK fingerprint (equal on a hot-standby pair)."""

@@ -172,7 +172,7 @@ async def test_a_closed_session_is_reopened_and_the_call_retried(
 async def test_a_faulty_token_signature_never_leaves_the_unit(
     unit_factory: StartUnit, own_softhsm: SoftHsm
 ) -> None:
-    unit = await _start_own(unit_factory, own_softhsm, "faulty", test_faults=True)
+    unit = await _start_own(unit_factory, own_softhsm, "faulty", test_faults=True, self_check=True)
     async with unit.connect() as hsm:
         info = await hsm.generate_key(KeyAlgorithm.ECDSA_P256)
         digest = os.urandom(32)

@@ -329,8 +329,8 @@ async def test_explicit_sign_many(soft_pair: tuple[Unit, Unit]) -> None:
 async def test_a_faulty_signature_never_leaves_the_unit(
     unit_factory: StartUnit, algorithm: KeyAlgorithm
 ) -> None:
-    """The unit checks each signature under the key's public half before it answers."""
-    unit = await unit_factory("faulty", test_faults=True, slots=1)
+    """With --self-check the unit checks each signature under the key's public half before it answers."""
+    unit = await unit_factory("faulty", test_faults=True, slots=1, self_check=True)
     async with unit.connect() as hsm:
         gost = algorithm is KeyAlgorithm.GOST3410_2012_256
         info = await hsm.generate_key(algorithm, "TC26_256_A" if gost else None)
@@ -344,3 +344,18 @@ async def test_a_faulty_signature_never_leaves_the_unit(
     if gost:
         GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, info.public_key).verify_digest(digest, signature)
     assert metrics.errors.get("hsm_signature_fault") == 1
+
+
+async def test_without_self_check_a_faulty_signature_is_the_workers_to_catch(
+    unit_factory: StartUnit,
+) -> None:
+    """The default: the unit signs only; ``operations.verify_results = "every"`` checks in the worker."""
+    unit = await unit_factory("unchecked", test_faults=True, slots=1)
+    async with unit.connect() as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        key = KeyRef(info.key_id, info.blob)
+        digest = os.urandom(32)
+        await hsm.inject_fault(FaultKind.CORRUPT_SIGNATURE)
+        faulty = await hsm.sign_digest(key, digest)
+    public = GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, info.public_key)
+    assert not public.is_valid_digest_signature(digest, faulty)
