@@ -82,6 +82,9 @@ class OperationsService:
     def __init__(self, *, system: ActorSystem, deps: OperationDeps) -> None:
         self._system = system
         self._deps = deps
+        self._starting: dict[UUID, trio.Event] = {}
+        """Operations stored (and announced to the devices of every worker) whose actor is not started
+        yet: a decision for one waits for its actor instead of racing it."""
 
     @property
     def options(self) -> OperationsOptions:
@@ -161,19 +164,25 @@ class OperationsService:
         if synchronous:  # signed before anything is stored: see actors.operations.direct
             return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
         # The notice is stored and announced with the row: one transaction, shared by concurrent
-        # requests (group commit); the actor only shows it.
+        # requests (group commit); the actor only shows it. Another worker may show it to a device
+        # at once: its decision (routed here, the owner) waits until the actor runs.
         devices = self._deps.devices if policy is Policy.DEVICE else None
         creation = units.Creation(new, tuple(items), devices)
-        row, notice = await self._deps.db.run_batched(units.create_pushed, creation)
-        if policy is Policy.NONE:
-            fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
-        else:  # contents are re-read at execution (stored when needed); memory holds no documents
-            stripped = tuple(dataclasses.replace(item, content=None) for item in planned)
-            fresh = Fresh(items=stripped, material=None, has_contents=False, notice=notice)
+        starting = self._starting[new.id] = trio.Event()
         try:
-            await self._start_actor(row, fresh=fresh)
-        except ActorError as exc:  # stored and leased: the keeper claims it once the lease lapses
-            log.warning("operation_actor_not_started", op_id=str(row.id), error_type=exc.code)
+            row, notice = await self._deps.db.run_batched(units.create_pushed, creation)
+            if policy is Policy.NONE:
+                fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
+            else:  # contents are re-read at execution (stored when needed); memory holds no documents
+                stripped = tuple(dataclasses.replace(item, content=None) for item in planned)
+                fresh = Fresh(items=stripped, material=None, has_contents=False, notice=notice)
+            try:
+                await self._start_actor(row, fresh=fresh)
+            except ActorError as exc:  # stored and leased: the keeper claims it once the lease lapses
+                log.warning("operation_actor_not_started", op_id=str(row.id), error_type=exc.code)
+        finally:
+            del self._starting[new.id]
+            starting.set()
         return OperationView(row, tuple(_planned_view(item) for item in planned))
 
     async def wait(self, op_id: UUID, timeout_s: float | None = None) -> OperationView | None:
@@ -235,6 +244,10 @@ class OperationsService:
 
     async def on_decision(self, decision: DeviceDecision) -> DecisionOutcome:
         """Apply a verified device decision; never raises for unknown, expired or decided operations."""
+        starting = self._starting.get(decision.op_id)
+        if starting is not None:  # announced before its actor started (see create)
+            with trio.move_on_after(self._deps.options.decision_timeout_s):
+                await starting.wait()
         ref = self._system.whereis(signals.actor_id(decision.op_id))
         if ref is not None:
             try:
@@ -274,6 +287,7 @@ class OperationsService:
             deps.devices.withdrawn(row.id, row.user_id)
         if row.state == State.CONFIRMED:
             await self._adopt(row.id)
+        _tell(self._system, row.id, Wake(row.id))  # a local actor started meanwhile re-reads the row
         return ACCEPTED
 
     async def _adopt(self, op_id: UUID) -> None:
