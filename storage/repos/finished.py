@@ -3,7 +3,8 @@
 ``insert_finished_many`` is a batched unit for ``Database.run_batched`` (``storage.group``): the
 operations of every request that finished together, with all their items, go in as one statement
 (each table fed from ``unnest`` of column arrays), so a group costs the same few round trips however
-many requests it carries. Rows are those ``storage.repos.operations.insert_finished`` makes.
+many requests it carries. A finished operation is born final: no lease, no owner, no documents or
+previews kept.
 """
 
 from __future__ import annotations

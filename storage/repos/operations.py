@@ -248,65 +248,6 @@ async def insert_operations(
     return [by_id[op.id] for op, _ in ops]
 
 
-async def insert_finished(
-    conn: Connection,
-    op: NewOperation,
-    items: Sequence[NewItem],
-    results: Sequence[ItemResult],
-    *,
-    error: str | None,
-    error_detail: str | None,
-    retain_s: float,
-) -> OperationRow:
-    """Insert an operation that is already finished (``op.state`` completed | failed) with its results.
-
-    The synchronous fast path: nothing was stored before signing, so the row is born final — no
-    lease, no owner, no documents or previews kept. One statement.
-    """
-    if op.state not in ("completed", "failed"):
-        raise ValueError(f"a finished operation is completed or failed, not {op.state!r}")
-    by_idx = {result.idx: result for result in results}
-    # One statement (the items' CTE runs with the operation's; the foreign key is checked at its end).
-    row = await conn.fetchrow(
-        f"""WITH op AS (
-                INSERT INTO operations (id, user_id, client_id, format, detached, certificate_id,
-                                        digest_algorithm, state, policy, callback_url, item_count,
-                                        expires_at, error, error_detail, finished_at, retain_until)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12),
-                        $13, $14, now(), now() + make_interval(secs => $15))
-                RETURNING {OPERATION_COLUMNS}),
-            items AS (
-                INSERT INTO operation_items (operation_id, idx, name, input, digest, result, error_code,
-                                             error_detail)
-                SELECT $1, * FROM unnest($16::integer[], $17::text[], $18::text[], $19::bytea[],
-                                         $20::bytea[], $21::text[], $22::text[]))
-            SELECT * FROM op""",
-        op.id,
-        op.user_id,
-        op.client_id,
-        op.format,
-        op.detached,
-        op.certificate_id,
-        op.digest_algorithm,
-        op.state,
-        op.policy,
-        op.callback_url,
-        len(items),
-        float(op.ttl_s),
-        error,
-        error_detail,
-        float(retain_s),
-        [item.idx for item in items],
-        [item.name for item in items],
-        [item.input for item in items],
-        [item.digest for item in items],
-        [by_idx[item.idx].result for item in items],
-        [by_idx[item.idx].error_code for item in items],
-        [by_idx[item.idx].error_detail for item in items],
-    )
-    return _operation(row)
-
-
 async def get_operation(conn: Connection, op_id: UUID) -> OperationRow | None:
     """The operation ``op_id``, or None."""
     row = await conn.fetchrow(f"SELECT {OPERATION_COLUMNS} FROM operations WHERE id = $1", op_id)

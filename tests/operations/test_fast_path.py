@@ -16,6 +16,7 @@ from actors.operations.material import Material, MaterialCache
 from signing.cms import default_algorithm
 from signing.x509 import Certificate
 from storage.repos import operations as repo
+from storage.repos.finished import FinishedOperation, insert_finished_many
 from storage.repos.operations import ItemResult, NewItem, NewOperation
 from tests.operations.conftest import MakePerson, StartWorker, b64, sign, unb64
 
@@ -99,8 +100,7 @@ async def test_insert_finished_stores_failures_and_refuses_live_states(
     results = [ItemResult(1, None, "hsm_unavailable", "down"), ItemResult(0, None, "hsm_unavailable", "down")]
 
     async def store(conn: Any, state: str) -> Any:
-        return await repo.insert_finished(
-            conn,
+        finished = FinishedOperation(
             dataclasses.replace(new, state=state),
             items,
             results,
@@ -108,6 +108,8 @@ async def test_insert_finished_stores_failures_and_refuses_live_states(
             error_detail="no item could be signed",
             retain_s=60,
         )
+        (row,) = await insert_finished_many(conn, [finished])
+        return row
 
     row = await db.run(store, "failed")
     assert (row.state, row.error, row.owner_node) == ("failed", "hsm_unavailable", None)
