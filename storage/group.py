@@ -197,15 +197,21 @@ class GroupExecutor:
             else:
                 async with conn.transaction():
                     await _call_each(conn, jobs, by_fn, values)
-        except asyncpg.PostgresError:
-            self._idle.append(proxy)  # the server refused a statement: the connection is fine
+        except Exception as exc:
+            broken = isinstance(exc, asyncpg.InterfaceError | OSError) or conn.is_closed()
+            if broken or conn.is_in_transaction():
+                await self._discard(proxy)  # broken, or left mid-transaction: never reuse it
+            else:
+                self._idle.append(proxy)  # a refused statement or the unit's own error: still clean
             raise
         except BaseException:
-            # Timed out or cancelled mid-statement, or the connection broke: never reuse it.
-            conn.terminate()
-            await self._pool.release(proxy)
+            await self._discard(proxy)  # cancelled (timed out) mid-statement: its state is unknown
             raise
         self._idle.append(proxy)
+
+    async def _discard(self, proxy: PoolConnectionProxy[Any]) -> None:
+        cast(asyncpg.Connection, proxy).terminate()
+        await self._pool.release(proxy)
 
     async def _alone(self, fn: BatchedUnit, arg: Any) -> Any:
         # One job of a failed group, in its own transaction on an ordinary pooled connection.
@@ -223,6 +229,8 @@ async def _call_each(
     values: list[Any],
 ) -> None:
     for fn, indices in by_fn.items():
+        # A unit returning the wrong number of results is a bug; run alone (single statement) its
+        # rows are already committed when this is noticed.
         results = _one_each(fn, await fn(conn, [jobs[i][1] for i in indices]), len(indices))
         for i, value in zip(indices, results, strict=True):
             values[i] = value
