@@ -104,6 +104,7 @@ async def test_a_caller_s_own_exception_passes_through(db: Database) -> None:
     with pytest.raises(Boom):
         await db.run_batched(fail, None)
     assert await db.run_readonly(_keys, "boom") == set()
+    assert await db.run_batched(_put, ("after", "1")) == "after=1"  # the kept connection is clean
 
 
 @pytest.fixture
