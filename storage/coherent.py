@@ -34,7 +34,7 @@ RESUBSCRIBE_S = 1.0
 
 
 class CoherentCache(Generic[K, V]):
-    """key → (value, deadline), bounded; used only while ``coherent``."""
+    """key → (value, deadline), bounded (the oldest entry makes room); used only while ``coherent``."""
 
     def __init__(
         self, ttl_s: float, *, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
@@ -70,8 +70,9 @@ class CoherentCache(Generic[K, V]):
         """Remember ``value`` read while the cache was at ``generation`` (dropped if cleared since)."""
         if not (self.enabled and self.coherent) or generation != self.generation:
             return
+        self._entries.pop(key, None)  # re-inserted last: the dict's order is the eviction order
         if len(self._entries) >= self._max_entries:
-            self._entries.clear()  # crude but bounded: the next requests simply ask the database again
+            del self._entries[next(iter(self._entries))]  # the oldest put
         self._entries[key] = (value, self._clock() + self._ttl_s)
 
     def clear(self) -> None:

@@ -61,3 +61,14 @@ def test_zero_ttl_disables() -> None:
     assert not cache.enabled
     cache.put(KEY, STATE, generation=cache.generation)
     assert cache.get(KEY) is None
+
+
+def test_a_full_cache_evicts_its_oldest_entry_only() -> None:
+    now = [0.0]
+    cache = TokenStateCache(30.0, max_entries=3, clock=lambda: now[0])
+    cache.coherent = True
+    keys = [(uuid.uuid4(), uuid.uuid4()) for _ in range(4)]
+    for key in keys:
+        cache.put(key, STATE, generation=cache.generation)
+    assert cache.get(keys[0]) is None
+    assert all(cache.get(key) is STATE for key in keys[1:])
