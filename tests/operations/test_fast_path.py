@@ -10,9 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from actors.operations import Format, signals
-from actors.operations.execute import Batch, ExecItem, execute_batch
-from actors.operations.material import Material, MaterialCache
+from actors.operations import signals
 from signing.cms import default_algorithm
 from signing.x509 import Certificate
 from storage.repos import operations as repo
@@ -129,30 +127,3 @@ async def _inputs_left(conn: Any, op_id: UUID) -> int:
         op_id,
     )
     return count
-
-
-@pytest.mark.parametrize("count", [1, 12])  # inline, and in a worker thread (VERIFY_IN_THREAD_FROM)
-async def test_a_signature_the_certificate_does_not_verify_fails_its_item(
-    start_worker: StartWorker, make_person: MakePerson, count: int
-) -> None:
-    worker = await start_worker()
-    alice = await make_person(worker, "alice")
-    bob = await make_person(worker, "bob")
-    assert alice.certificate_id is not None
-    assert bob.certificate_id is not None
-    cache = MaterialCache()
-    db = worker.services.db
-    mine = await cache.load(db, user_id=alice.id, certificate_id=UUID(alice.certificate_id))
-    other = await cache.load(db, user_id=bob.id, certificate_id=UUID(bob.certificate_id))
-    # Signed with alice's key, checked with bob's certificate: what a unit using a wrong key returns.
-    crossed = Material(mine.signing, other.public_key)
-    items = [ExecItem(i, hashlib.new("md_gost12_256", bytes([i])).digest(), None) for i in range(count)]
-    for material, signed in ((mine, True), (crossed, False)):
-        batch = Batch(op_id="t", format=Format.RAW, detached=False, material=material, items=items)
-        results = await execute_batch(batch, hsm=worker.services.hsm, options=worker.ops.options)
-        assert [result.idx for result in results] == list(range(count))
-        if signed:
-            assert all(result.result is not None for result in results)
-        else:
-            assert all(result.result is None for result in results)
-            assert {result.error_code for result in results} == {"invalid_signature"}

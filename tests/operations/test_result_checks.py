@@ -56,6 +56,23 @@ async def test_a_material_is_proven_by_its_first_batch_then_trusted(
     assert mine.proof.done
 
 
+@pytest.mark.parametrize("count", [1, 12])  # inline, and in a worker thread (VERIFY_IN_THREAD_FROM)
+async def test_a_signature_the_certificate_does_not_verify_fails_its_item(
+    crossed: tuple[Worker, Material, Material], count: int
+) -> None:
+    worker, mine, wrong = crossed  # wrong: signed with alice's key, checked with bob's certificate
+    items = _items(count)
+    for material, signed in ((mine, True), (wrong, False)):
+        batch = Batch(op_id="t", format=Format.RAW, detached=False, material=material, items=items)
+        results = await execute_batch(batch, hsm=worker.services.hsm, options=worker.ops.options)
+        assert [result.idx for result in results] == list(range(count))
+        if signed:
+            assert all(result.result is not None for result in results)
+        else:
+            assert all(result.result is None for result in results)
+            assert {result.error_code for result in results} == {"invalid_signature"}
+
+
 async def test_an_unproven_wrong_key_fails_every_item_and_stays_unproven(
     crossed: tuple[Worker, Material, Material],
 ) -> None:
