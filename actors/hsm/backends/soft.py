@@ -13,10 +13,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
     decode_dss_signature,
 )
 
@@ -38,7 +37,6 @@ from signing.gost.params import ParamSet
 
 DEFAULT_KEY_CACHE_SIZE: Final = 1024
 """Opened keys kept per slot."""
-_P256_PREHASH: Final = {32: hashes.SHA256(), 48: hashes.SHA384(), 64: hashes.SHA512()}
 _GOST_ALGORITHMS: Final = {256: KeyAlgorithm.GOST3410_2012_256, 512: KeyAlgorithm.GOST3410_2012_512}
 
 
@@ -102,10 +100,10 @@ class _EcKey:
         self.algorithm = KeyAlgorithm.ECDSA_P256
 
     def sign(self, digest: bytes) -> bytes:
-        prehash = _P256_PREHASH.get(len(digest))
+        prehash = p256_prehash(len(digest))
         if prehash is None:
             raise HsmRequestError(f"an ECDSA digest must be 32, 48 or 64 bytes, got {len(digest)}")
-        r, s = decode_dss_signature(self.key.sign(digest, ec.ECDSA(Prehashed(prehash))))
+        r, s = decode_dss_signature(self.key.sign(digest, ec.ECDSA(prehash)))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     def public_bytes(self) -> bytes:
