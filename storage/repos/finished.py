@@ -20,6 +20,8 @@ from storage.repos.operations import (
     NewItem,
     NewOperation,
     OperationRow,
+    new_operation_arrays,
+    rows_in_order,
 )
 
 FINAL_STATES = ("completed", "failed")
@@ -75,18 +77,7 @@ async def insert_finished_many(conn: Connection, batch: Sequence[FinishedOperati
                 SELECT * FROM unnest($16::uuid[], $17::integer[], $18::text[], $19::text[], $20::bytea[],
                                      $21::bytea[], $22::text[], $23::text[]))
             SELECT * FROM ops""",
-        [entry.op.id for entry in batch],
-        [entry.op.user_id for entry in batch],
-        [entry.op.client_id for entry in batch],
-        [entry.op.format for entry in batch],
-        [entry.op.detached for entry in batch],
-        [entry.op.certificate_id for entry in batch],
-        [entry.op.digest_algorithm for entry in batch],
-        [entry.op.state for entry in batch],
-        [entry.op.policy for entry in batch],
-        [entry.op.callback_url for entry in batch],
-        [len(entry.items) for entry in batch],
-        [float(entry.op.ttl_s) for entry in batch],
+        *new_operation_arrays([(entry.op, entry.items) for entry in batch]),
         [entry.error for entry in batch],
         [entry.error_detail for entry in batch],
         [float(entry.retain_s) for entry in batch],
@@ -99,5 +90,4 @@ async def insert_finished_many(conn: Connection, batch: Sequence[FinishedOperati
         [result.error_code for _, _, result in item_rows],
         [result.error_detail for _, _, result in item_rows],
     )
-    by_id = {row["id"]: OperationRow(**dict(row)) for row in rows}  # RETURNING has no set order
-    return [by_id[entry.op.id] for entry in batch]
+    return rows_in_order(rows, [entry.op.id for entry in batch])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -222,6 +223,23 @@ async def insert_operations(
                 SELECT * FROM unnest($15::uuid[], $16::integer[], $17::text[], $18::text[], $19::bytea[],
                                      $20::bytea[], $21::text[]))
             SELECT * FROM op""",
+        *new_operation_arrays(ops),
+        [op.owner_node for op, _ in ops],
+        [float(op.lease_s) for op, _ in ops],
+        [op_id for op_id, _ in items],
+        [item.idx for _, item in items],
+        [item.name for _, item in items],
+        [item.input for _, item in items],
+        [item.digest for _, item in items],
+        [item.document for _, item in items],
+        [item.preview for _, item in items],
+    )
+    return rows_in_order(rows, [op.id for op, _ in ops])
+
+
+def new_operation_arrays(ops: Sequence[tuple[NewOperation, Sequence[NewItem]]]) -> list[list[Any]]:
+    """Column arrays ``id … item_count, ttl_s`` of new operations, for ``unnest`` (in that order)."""
+    return [
         [op.id for op, _ in ops],
         [op.user_id for op, _ in ops],
         [op.client_id for op, _ in ops],
@@ -234,18 +252,13 @@ async def insert_operations(
         [op.callback_url for op, _ in ops],
         [len(op_items) for _, op_items in ops],
         [float(op.ttl_s) for op, _ in ops],
-        [op.owner_node for op, _ in ops],
-        [float(op.lease_s) for op, _ in ops],
-        [op_id for op_id, _ in items],
-        [item.idx for _, item in items],
-        [item.name for _, item in items],
-        [item.input for _, item in items],
-        [item.digest for _, item in items],
-        [item.document for _, item in items],
-        [item.preview for _, item in items],
-    )
+    ]
+
+
+def rows_in_order(rows: Sequence[asyncpg.Record], ids: Sequence[UUID]) -> list[OperationRow]:
+    """``INSERT … RETURNING`` rows (no set order) as operation rows in the order of ``ids``."""
     by_id = {row["id"]: _operation(row) for row in rows}
-    return [by_id[op.id] for op, _ in ops]
+    return [by_id[op_id] for op_id in ids]
 
 
 async def get_operation(conn: Connection, op_id: UUID) -> OperationRow | None:
