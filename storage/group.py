@@ -107,11 +107,15 @@ class GroupCommitter:
             except trio.Cancelled:
                 if not job.taken:
                     self._queue.remove(job)
-                    if job.elected:
-                        self._hand_over()
+                if job.elected:  # woken to lead but leaving: the flow must go on to someone
+                    self._hand_over()
                 raise
         if job.result is None:  # elected: lead until our own job is done
             await self._lead(job)
+        elif job.elected:
+            # Elected, but another leader that ran first took our job into its group: we will not
+            # lead, so pass the flow on (keeping it would lose it for good).
+            self._hand_over()
         assert job.result is not None
         return job.result.unwrap()
 

@@ -164,9 +164,12 @@ async def test_many_waves_of_callers_never_lose_a_flow(db: Database) -> None:
     assert db.group_commits._leading == 0  # every flow was given back
 
 
-async def test_two_groups_finishing_together_wake_two_successors() -> None:
+@pytest.mark.parametrize("attempt", range(40))
+async def test_two_groups_finishing_together_wake_two_successors(attempt: int) -> None:
     # Driven by a run_group of our own (no database): both groups in flight end in one scheduling
-    # round, so both leaders hand over before any successor has run.
+    # round, so both leaders hand over before any successor has run. Trio runs the two woken
+    # successors in a random order; when the younger runs first it leads the older one's job too,
+    # and the older one must still give its flow back. Repeated so both orders are seen.
     release = trio.Event()
     calls: list[list[object]] = []
 
