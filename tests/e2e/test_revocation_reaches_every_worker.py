@@ -29,7 +29,7 @@ def two_workers(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]
     monkeypatch.setenv("KLYUCH_HSM__SOFT_UNITS", "1")
     started = Server(home)
     try:
-        started.wait_ready()
+        started.wait_ready(workers=2)
         yield started
     finally:
         if started.process.poll() is None:

@@ -42,17 +42,28 @@ class Server:
         self.process = subprocess.Popen([sys.executable, "-m", "edge", "serve"], env=env)
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self) -> float:
+    def wait_ready(self, workers: int = 1) -> float:
+        """Seconds until ``workers`` distinct worker processes answered ``/readyz`` with 200.
+
+        Each probe is a fresh connection, which the kernel gives to any worker; each worker starts
+        its HSM units on its own, so one ready answer says nothing about the others.
+        """
         start = time.monotonic()
+        ready: set[str] = set()
         while time.monotonic() - start < READY_TIMEOUT_S:
             assert self.process.poll() is None, f"server exited with {self.process.returncode}"
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
-                    return time.monotonic() - start
+                response = httpx.get(f"{self.url}/readyz", timeout=1.0)
+                if response.status_code == 200:
+                    ready.add(response.json()["worker"])
+                    if len(ready) >= workers:
+                        return time.monotonic() - start
+                    time.sleep(0.02)  # soon: the next connection may reach another worker
+                    continue
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise AssertionError("server not ready in time")
+        raise AssertionError(f"{len(ready)} of {workers} workers ready in time")
 
     def descendants(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children(recursive=True)
