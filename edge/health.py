@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from quart import Blueprint, current_app
@@ -27,8 +28,8 @@ async def readyz() -> tuple[dict[str, Any], int]:
     ``hsm`` is ``disabled`` (and does not hold readiness back) when no unit is configured; the
     states of this worker's units are listed under ``hsm_units``. Each worker process answers for
     itself only (its units start in the background), so ``worker`` names the one that answered
-    (its node id, as in its logs and the operations it owns): a probe that must see every worker
-    of a multi-worker server ready counts distinct ``worker`` values.
+    (its pid, as in ``/metrics``): a probe that must see every worker of a multi-worker server
+    ready counts distinct ``worker`` values.
     """
     services: Services | None = current_app.config.get("KLYUCH_SERVICES")
     checks: dict[str, str] = {}
@@ -40,6 +41,6 @@ async def readyz() -> tuple[dict[str, Any], int]:
         units = services.hsm.units()
         checks["hsm"] = "disabled" if not units else "ok" if services.hsm.ready else "unavailable"
         body["hsm_units"] = {unit.unit_id: unit.state.value for unit in units}
-        body["worker"] = str(services.operations.node_id)
+        body["worker"] = os.getpid()
     ready = all(value in ("ok", "disabled") for value in checks.values())
     return {"status": "ready" if ready else "not_ready", "checks": checks, **body}, 200 if ready else 503

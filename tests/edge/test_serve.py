@@ -49,7 +49,7 @@ class Server:
         its HSM units on its own, so one ready answer says nothing about the others.
         """
         start = time.monotonic()
-        ready: set[str] = set()
+        ready: set[int] = set()
         while time.monotonic() - start < READY_TIMEOUT_S:
             assert self.process.poll() is None, f"server exited with {self.process.returncode}"
             try:
