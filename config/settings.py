@@ -47,6 +47,13 @@ class ServerSettings(Section):
     """How long a stopping server waits for requests in flight."""
     keep_alive_timeout_s: PositiveSeconds = 5.0
     """Idle keep-alive connection timeout."""
+    gc_thresholds: tuple[
+        Annotated[int, Field(ge=1, le=10_000_000)],
+        Annotated[int, Field(ge=1, le=100_000)],
+        Annotated[int, Field(ge=1, le=100_000)],
+    ] = (50_000, 20, 100)
+    """Each worker's garbage-collector thresholds (``gc.set_threshold``: young allocations, then
+    young and middle collections before the next older one). See README "garbage collection"."""
 
 
 class StorageSettings(Section):
@@ -350,6 +357,10 @@ class OperationsSettings(Section):
     """Seconds a worker may reuse a checked certificate and key for signing; every key or certificate
     change clears every worker's cache at once through NOTIFY, and the cache is bypassed while that is
     not listening. 0: read them for every operation."""
+    material_cache_entries: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    """Checked certificates a worker keeps (the oldest goes first when full). A user's default
+    certificate takes one entry and is reused by id as well; size it above the users who sign
+    within ``material_cache_s``, or they read their rows again and again."""
 
     @model_validator(mode="after")
     def _claims_within_lease(self) -> OperationsSettings:

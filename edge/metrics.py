@@ -1,4 +1,5 @@
-"""``/metrics``: this worker's HSM pool counters, as JSON or in the Prometheus text format.
+"""``/metrics``: this worker's HSM pool counters and garbage-collector pauses, as JSON or in the
+Prometheus text format.
 
 JSON unless ``?format=prometheus`` or an ``Accept`` header that asks for ``text/plain`` /
 OpenMetrics and not for JSON (what Prometheus scrapers send). Every worker process keeps its own
@@ -16,6 +17,8 @@ from quart_schema import tag
 
 from actors.hsmpool import PROMETHEUS_CONTENT_TYPE, prometheus_text
 from edge.errors import NotReadyError
+from edge.gc_metrics import METER as GC_METER
+from edge.gc_metrics import prometheus_gc_text
 from edge.services import Services
 
 blueprint = Blueprint("metrics", __name__)
@@ -33,12 +36,15 @@ def _wants_prometheus() -> bool:
 @blueprint.get("/metrics")
 @tag(["health"])
 async def metrics() -> Response | dict[str, Any]:
-    """Per-unit state, operations, errors, restarts and latency p50/p99 of this worker's HSM pool."""
+    """Per-unit state, operations, errors, restarts and latency p50/p99 of this worker's HSM pool;
+    the worker's garbage-collection counts and pauses."""
     services: Services | None = current_app.config.get("KLYUCH_SERVICES")
     if services is None:
         raise NotReadyError("the worker's services are starting")
     pool = services.hsm.metrics()
     if _wants_prometheus():
-        text = prometheus_text(services.hsm.units(), pool, worker=os.getpid())
+        worker = os.getpid()
+        text = prometheus_text(services.hsm.units(), pool, worker=worker)
+        text += prometheus_gc_text(GC_METER.snapshot(), worker=worker)
         return Response(text, content_type=PROMETHEUS_CONTENT_TYPE)
-    return {"worker": os.getpid(), "hsm": pool}
+    return {"worker": os.getpid(), "hsm": pool, "gc": GC_METER.snapshot()}

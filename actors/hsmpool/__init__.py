@@ -37,7 +37,12 @@ from actors.hsmpool.errors import (
 )
 from actors.hsmpool.handle import UnitHandle
 from actors.hsmpool.messages import GetUnitStatus, HsmKey, HsmKeyInfo, RestartUnit, UnitState, UnitStatus
-from actors.hsmpool.metrics import PROMETHEUS_CONTENT_TYPE, prometheus_text
+from actors.hsmpool.metrics import (
+    PROMETHEUS_CONTENT_TYPE,
+    prometheus_family,
+    prometheus_labels,
+    prometheus_text,
+)
 from actors.hsmpool.plans import SOFT_DOMAIN, UnitPlan, pkcs11_domain, plan_units
 from actors.hsmpool.pool import open_hsm_pool
 from actors.hsmpool.supervisor import HsmSupervisor, unit_actor_id
@@ -64,6 +69,8 @@ __all__ = [
     "open_hsm_pool",
     "pkcs11_domain",
     "plan_units",
+    "prometheus_family",
+    "prometheus_labels",
     "prometheus_text",
     "unit_actor_id",
 ]

@@ -111,11 +111,15 @@ def _label(value: object) -> str:
     return f'"{text}"'
 
 
-def _labels(**labels: object) -> str:
+def prometheus_labels(**labels: object) -> str:
+    """``{name="value",...}`` with the values escaped as the text format requires."""
     return "{" + ",".join(f"{name}={_label(value)}" for name, value in labels.items()) + "}"
 
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> list[str]:
+def prometheus_family(
+    name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]
+) -> list[str]:
+    """One metric family: its HELP and TYPE lines and a line per (labels, value) sample."""
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     lines += [f"{name}{labels} {value:g}" for labels, value in samples]
     return lines
@@ -126,46 +130,46 @@ def prometheus_text(units: list[UnitStatus], pool: dict[str, Any], *, worker: in
     from actors.hsmpool.messages import UnitState
 
     def per_unit(status: UnitStatus, **extra: object) -> str:
-        return _labels(worker=worker, unit=status.unit_id, domain=status.domain, **extra)
+        return prometheus_labels(worker=worker, unit=status.unit_id, domain=status.domain, **extra)
 
     lines: list[str] = []
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_up",
         "gauge",
         "1 when the unit is healthy and gets requests.",
         [(per_unit(s, state=s.state.value), float(s.state is UnitState.HEALTHY)) for s in units],
     )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_restarts_total",
         "counter",
         "Unit processes replaced since the pool started.",
         [(per_unit(s), s.restarts) for s in units],
     )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_outstanding",
         "gauge",
         "Calls in flight to the unit.",
         [(per_unit(s), s.outstanding) for s in units],
     )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_operations_total",
         "counter",
         "Calls to the unit per operation.",
         [(per_unit(s, op=op), n) for s in units for op, n in sorted(s.metrics["operations"].items())],
     )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_items_total",
         "counter",
         "Items (digests signed, keys generated ...) per operation.",
         [(per_unit(s, op=op), n) for s in units for op, n in sorted(s.metrics["items"].items())],
     )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_errors_total",
         "counter",
         "Failed calls to the unit per error code.",
         [(per_unit(s, code=code), n) for s in units for code, n in sorted(s.metrics["errors"].items())],
     )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_unit_latency_seconds",
         "summary",
         "Call latency seen by the pool over the recent calls.",
@@ -179,16 +183,16 @@ def prometheus_text(units: list[UnitStatus], pool: dict[str, Any], *, worker: in
         ("requests", "Requests the balancer received per operation."),
         ("retries", "Attempts repeated on another unit per operation."),
     ):
-        lines += _family(
+        lines += prometheus_family(
             f"klyuch_hsm_{name}_total",
             "counter",
             help_text,
-            [(_labels(worker=worker, op=op), n) for op, n in sorted(pool[name].items())],
+            [(prometheus_labels(worker=worker, op=op), n) for op, n in sorted(pool[name].items())],
         )
-    lines += _family(
+    lines += prometheus_family(
         "klyuch_hsm_failures_total",
         "counter",
         "Requests that failed per error code.",
-        [(_labels(worker=worker, code=code), n) for code, n in sorted(pool["failures"].items())],
+        [(prometheus_labels(worker=worker, code=code), n) for code, n in sorted(pool["failures"].items())],
     )
     return "\n".join(lines) + "\n"

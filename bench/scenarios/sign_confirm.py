@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import psutil
@@ -130,10 +131,12 @@ async def measure_confirmation(
         primed, prime_s = await _prime(pool, fleet, live, spec)
         await trio.sleep(SETTLE_S)
         cpu = _CpuMeter(target)
+        gc_before = await _gc_snapshot(pool, live[0])
         ops, wall0 = await _drive(pool, live, spec)
         deadline = wall0 + spec.duration_s + spec.drain_s
         await _await_devices(fleet, ops, deadline=deadline)
         harness_cpu, server_cpu = cpu.read()  # before the read-back, which is not part of the load
+        gc_pauses = _gc_delta(gc_before, await _gc_snapshot(pool, live[0]))
         say("reading the operations back")
         await _read_back(pool, ops, deadline=deadline)
         pool.close()
@@ -155,6 +158,7 @@ async def measure_confirmation(
             "warmup_s": spec.warmup_s,
             "device_connect_failures": dict(fleet.connect_failures),
             "device_errors": dict(fleet.errors),
+            "server_gc": gc_pauses,
             "latency_definition": "server finished_at - intended POST time (open loop), same machine clock",
         },
     )
@@ -315,6 +319,40 @@ async def _read_one(pool: _Pool, op: _Op) -> None:
         op.error = op.state if op.state != "completed" else "item_not_signed"
     elif finished_at is None and op.state in ("declined", "expired", "failed"):
         op.error = op.state
+
+
+async def _gc_snapshot(pool: _Pool, account: Account) -> dict[str, Any] | None:
+    """The answering worker's garbage-collector totals from ``/metrics`` (None if unavailable)."""
+    try:
+        response = await pool.request("GET", "/metrics", account)
+        snapshot = json.loads(response.body)["gc"]
+    except (OSError, ProtocolError, trio.TooSlowError, ValueError, KeyError, TypeError):
+        return None
+    return snapshot if isinstance(snapshot, dict) else None
+
+
+def _gc_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Collections and pause seconds per generation between two snapshots of one worker.
+
+    With several workers the two reads may reach different workers: then nothing is reported.
+    """
+    if before is None or after is None:
+        return None
+    try:
+        old, new = before["generations"], after["generations"]
+        delta = {
+            number: {
+                "collections": new[number]["collections"] - old[number]["collections"],
+                "pause_s": round(new[number]["pause_seconds"] - old[number]["pause_seconds"], 4),
+                "max_pause_s": new[number]["max_pause_seconds"],
+            }
+            for number in new
+        }
+    except (KeyError, TypeError):
+        return None
+    if any(values["collections"] < 0 for values in delta.values()):
+        return None  # another worker answered the second read
+    return {"generations": delta, "thresholds": after.get("thresholds")}
 
 
 # -- results -----------------------------------------------------------------------------------------
