@@ -79,7 +79,9 @@ async def run_services(
     """Open every per-worker service, report them started, and hold them until ``aclose``."""
     system = ActorSystem("klyuch-worker")
     server_secret = load_server_secret(settings)
-    materials = MaterialCache(ttl_s=settings.operations.material_cache_s)
+    materials = MaterialCache(
+        settings.operations.material_cache_entries, ttl_s=settings.operations.material_cache_s
+    )
     async with (
         open_database(settings, migrate=False) as db,
         open_hsm_pool(

@@ -29,8 +29,8 @@ from storage import Database
 from storage.coherent import CoherentCache, keep_coherent
 from storage.repos import keys as keys_repo
 
-DEFAULT_SIZE = 1024
-"""Certificates kept parsed per worker."""
+DEFAULT_SIZE = 4096
+"""Certificates kept checked and parsed per worker (``operations.material_cache_entries``)."""
 DEFAULT_TTL_S = 300.0
 """Safety net on top of the change notifications (seconds a cached entry may be used)."""
 
@@ -108,5 +108,8 @@ class MaterialCache:
             self._parsed[rows] = material
             if len(self._parsed) > self._size:
                 self._parsed.popitem(last=False)
-        self.checked.put(key, (material, not_before, not_after), generation=generation)
+        checked = (material, not_before, not_after)
+        self.checked.put(key, checked, generation=generation)
+        if certificate_id is None:  # the operation stores the resolved id and executes with it
+            self.checked.put((user_id, material.signing.certificate_id), checked, generation=generation)
         return material

@@ -76,3 +76,22 @@ async def test_bypassed_while_not_listening(start_worker: StartWorker, make_pers
     await _revoke(worker, alice)
     with pytest.raises(CertificateRevokedError):
         await cache.load(db, user_id=alice.id, certificate_id=certificate_id)
+
+
+async def test_a_default_is_cached_under_its_id_too(start_worker: StartWorker, make_person: MakePerson) -> None:
+    # An operation created for the default certificate stores the resolved id and executes with it;
+    # caching only (user, None) cost every such operation a second read, and two entries per user
+    # evicted each other once a worker's users filled half the cache.
+    worker = await start_worker()
+    alice = await make_person(worker, "alice")
+    assert alice.certificate_id is not None
+    db = worker.services.db
+    cache = MaterialCache(size=1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cache.keep_coherent, db)
+        await _until(lambda: cache.checked.coherent)
+        default = await cache.load(db, user_id=alice.id, certificate_id=None)
+        by_id = cache.checked.get((alice.id, UUID(alice.certificate_id)))
+        assert by_id is not None
+        assert by_id[0] is default
+        nursery.cancel_scope.cancel()
