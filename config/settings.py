@@ -120,9 +120,10 @@ class HsmSettings(Section):
     """Slot workers per unit process; unset uses the backend's default (2 soft, 1 PKCS#11)."""
     call_timeout_s: PositiveSeconds = 5.0
     """Timeout of one call to a unit before it is considered hung (probed, then killed and restarted)."""
-    self_check: bool = False
+    self_check: bool = True
     """Units verify every signature under the key's public half before returning it (on the units'
-    CPU; ``actors.hsm.selfcheck``). Required by ``operations.verify_results = "first"``."""
+    CPU, off the worker's event loop; ``actors.hsm.selfcheck``). Lets ``operations.verify_results``
+    be ``first``, its default then."""
     health_interval_s: PositiveSeconds = 1.0
     """Seconds between health pings to each unit."""
     health_timeout_s: PositiveSeconds = 2.0
@@ -348,11 +349,12 @@ class OperationsSettings(Section):
     """Pause between those tries."""
     hash_in_thread_bytes: Annotated[int, Field(ge=0)] = 262_144
     """Documents larger than this are hashed in a worker thread, off the event loop."""
-    verify_results: Literal["first", "every"] = "every"
+    verify_results: Literal["first", "every"] | None = None
     """Which signatures a worker checks with the certificate's key: ``every`` one (the worker catches a
     faulty unit or a wrong key), or ``first`` — those made under a certificate and key until one
     batch of them has verified (proving the unit's key is the certified one), which needs
-    ``hsm.self_check`` (the units then check every signature, on their own CPU)."""
+    ``hsm.self_check`` (the units then check every signature, on their own CPU). Unset: ``first``
+    when ``hsm.self_check`` is on (the default), else ``every``."""
     material_cache_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
     """Seconds a worker may reuse a checked certificate and key for signing; every key or certificate
     change clears every worker's cache at once through NOTIFY, and the cache is bypassed while that is

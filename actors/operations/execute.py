@@ -12,9 +12,9 @@ message digest and the signature are joined in (a few µs instead of ~200 µs of
 
 The CPU work of preparing and finishing runs on the event loop, with a checkpoint every few items
 so a large batch does not starve the other requests of the worker. Signatures are checked with the
-*certificate's* key (a faulty unit or a wrong key): with ``verify_results = "every"`` (default)
-each one; with ``"first"`` — allowed only when the units check every signature under their key's
-public half themselves (``hsm.self_check``, ``actors.hsm.selfcheck``) — until a whole batch under
+*certificate's* key (a faulty unit or a wrong key): with ``verify_results = "every"`` each one;
+with ``"first"`` (the default) — allowed only when the units check every signature under their
+key's public half themselves (``hsm.self_check``, ``actors.hsm.selfcheck``) — until a whole batch under
 a material verified (``Material.proof``: the unit's key is the certified one; a new material, after
 any key or certificate change, is proven again). The check is native and, for a batch, runs in one
 worker thread beside the loop.

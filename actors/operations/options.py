@@ -90,5 +90,7 @@ class OperationsOptions:
         if section is not None:
             names = {field.name for field in dataclasses.fields(cls)}
             values.update({k: v for k, v in section.model_dump().items() if k in names})
+        if values.get("verify_results") is None:  # unset: as far as the units' self-check allows
+            values["verify_results"] = "first" if settings.hsm.self_check else "every"
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

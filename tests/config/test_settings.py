@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.operations.options import OperationsOptions
 from config import ConfigError, load_settings
 from config.display import MASK, render_settings
 
@@ -68,8 +69,18 @@ def test_checking_only_the_first_signatures_needs_self_checking_units(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KLYUCH_OPERATIONS__VERIFY_RESULTS", "first")
+    monkeypatch.setenv("KLYUCH_HSM__SELF_CHECK", "false")
     with pytest.raises(ConfigError, match=r"needs hsm\.self_check = true"):
         load_settings()
     monkeypatch.setenv("KLYUCH_HSM__SELF_CHECK", "true")
     settings = load_settings()
     assert (settings.operations.verify_results, settings.hsm.self_check) == ("first", True)
+
+
+@pytest.mark.parametrize(("self_check", "checked"), [(None, "first"), ("true", "first"), ("false", "every")])
+def test_unset_verify_results_follows_the_units_self_check(
+    monkeypatch: pytest.MonkeyPatch, self_check: str | None, checked: str
+) -> None:
+    if self_check is not None:
+        monkeypatch.setenv("KLYUCH_HSM__SELF_CHECK", self_check)
+    assert OperationsOptions.from_settings(load_settings()).verify_results == checked
