@@ -58,7 +58,7 @@ class UnitSpec:
     kdf_iterations: int | None = None
     """Soft: PBKDF2 iterations when creating the KEK file."""
     key_cache_size: int | None = None
-    """Soft: opened keys kept per slot."""
+    """Soft: opened keys kept by the unit (shared by its slots)."""
     pkcs11_module: str | None = None
     """PKCS#11: module path."""
     token_label: str | None = None

@@ -244,7 +244,7 @@ class MetricsReport:
     slot_restarts: int
     """Slot workers replaced since start."""
     key_cache: dict[str, int]
-    """Soft units: ``{hits, misses}`` of the unwrapped-key caches of all slots."""
+    """Soft units: ``{hits, misses}`` of the live slots' lookups in the unit's cache of opened keys."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ import structlog
 
 from actors.hsm import kek as kek_file
 from actors.hsm import wire
+from actors.hsm.backends import keycache
 from actors.hsm.backends.base import Backend
 from actors.hsm.errors import HsmError, KekError, UnitConfigError, UnitStartError
 from actors.hsm.handover import UnitSecrets, read_secrets
@@ -102,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=kek_file.DEFAULT_ITERATIONS,
     )
     soft.add_argument(
-        "--key-cache-size", type=_bounded(0, 1_000_000), default=1024, help="opened keys kept per slot"
+        "--key-cache-size",
+        type=_bounded(0, 1_000_000),
+        default=keycache.DEFAULT_SIZE,
+        help="opened keys kept by the unit (shared by its slots)",
     )
     p11 = parser.add_argument_group("pkcs11 backend")
     p11.add_argument("--pkcs11-module", help="path of the PKCS#11 module (.so)")

@@ -2,7 +2,7 @@
 :class:`SlotSession` per slot.
 
 A session is used by exactly one slot thread at a time (its owner), so it may keep state that is
-not thread-safe (a PKCS#11 session, a key cache). The backend object is shared by every slot and
+not thread-safe (a PKCS#11 session, a key-handle cache). The backend object is shared by every slot and
 must be thread-safe. Errors leave a session as :mod:`actors.hsm.errors` classes; anything else is
 a bug or an unforeseen native failure, and crashes the slot (which is then replaced).
 """
@@ -43,7 +43,7 @@ class SlotSession(Protocol):
         ...
 
     def cache_stats(self) -> tuple[int, int]:
-        """``(hits, misses)`` of this session's key cache."""
+        """``(hits, misses)`` of this session's lookups of opened keys or key handles."""
         ...
 
     def close(self) -> None:

@@ -1,15 +1,15 @@
 """The soft-HSM backend: keys wrapped under the unit's KEK, used through the gost engine
 (GOST R 34.10-2012, every production parameter set) or ``cryptography`` (ECDSA P-256).
 
-Each slot session keeps its own bounded LRU cache of opened keys, keyed by the exact blob bytes:
-opening a blob costs two KDFs, a KImp15 and an engine key load (about a millisecond for GOST,
-mostly deriving Q), so a hot key is opened once per slot. Key objects never leave the session.
+The slots of a unit share one bounded LRU cache of opened keys, keyed by the exact blob bytes
+(:mod:`actors.hsm.backends.keycache`): opening a blob costs two KDFs, a KImp15 and an engine key
+load (about a millisecond for GOST, mostly deriving Q), so a hot key is opened once per unit. Key
+objects never leave the process.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from actors.hsm import blobs
+from actors.hsm.backends.keycache import DEFAULT_SIZE, KeyCache
 from actors.hsm.errors import (
     BackendError,
     BlobInvalidError,
@@ -35,8 +36,8 @@ from signing.gost.kexp15 import kimp15
 from signing.gost.keys import GostPrivateKey, GostPublicKey
 from signing.gost.params import ParamSet
 
-DEFAULT_KEY_CACHE_SIZE: Final = 1024
-"""Opened keys kept per slot."""
+DEFAULT_KEY_CACHE_SIZE: Final = DEFAULT_SIZE
+"""Opened keys kept per unit (:data:`actors.hsm.backends.keycache.DEFAULT_SIZE`)."""
 _GOST_ALGORITHMS: Final = {256: KeyAlgorithm.GOST3410_2012_256, 512: KeyAlgorithm.GOST3410_2012_512}
 
 
@@ -168,17 +169,18 @@ def signing_errors_as_hsm(exc: SigningError) -> Exception:
 
 
 class SoftSession:
-    """One slot's engine context: the KEK and an LRU cache of opened keys."""
+    """One slot's engine context: the KEK and the unit's shared cache of opened keys."""
 
-    def __init__(self, kek: Kek, cache_size: int, *, self_check: bool = False) -> None:
-        """``cache_size``: opened keys kept (0 disables the cache); ``self_check``: verify each signature."""
+    def __init__(self, kek: Kek, cache: KeyCache[_OpenKey], *, self_check: bool = False) -> None:
+        """``cache``: the unit's opened keys; ``self_check``: verify each signature."""
         self._self_check = self_check
         self._corrupt = Corrupter()
         self._kek = kek
-        self._cache_size = cache_size
-        self._cache: OrderedDict[bytes, _OpenKey] = OrderedDict()
+        self._cache = cache
         self.hits = 0
+        """Keys this session found opened already (by any slot)."""
         self.misses = 0
+        """Blobs this session opened."""
 
     def _key(self, ref: KeyRef) -> _OpenKey:
         if ref.blob is None:
@@ -186,7 +188,6 @@ class SoftSession:
         key = self._cache.get(ref.blob)
         if key is not None:
             self.hits += 1
-            self._cache.move_to_end(ref.blob)
         else:
             self.misses += 1
             key = self._load(ref.blob)
@@ -199,15 +200,8 @@ class SoftSession:
             key = _open(blobs.unwrap(self._kek, blob))
         except SigningError as exc:
             raise BlobInvalidError(f"the key in the blob does not load: {exc}") from exc
-        self._remember(blob, key)
+        self._cache.put(blob, key)
         return key
-
-    def _remember(self, blob: bytes, key: _OpenKey) -> None:
-        if self._cache_size <= 0:
-            return
-        self._cache[blob] = key
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
     def generate_key(self, request: GenerateKey) -> KeyInfo:
         """Generate a key, wrap it under the KEK and return it with its blob."""
@@ -222,7 +216,7 @@ class SoftSession:
             self._kek,
             blobs.UnwrappedKey(algorithm=algorithm, paramset=paramset, key_id=key_id, private=private),
         )
-        self._remember(blob, key)
+        self._cache.put(blob, key)
         return KeyInfo(
             key_id=key_id,
             algorithm=algorithm.value,
@@ -281,8 +275,7 @@ class SoftSession:
         return self.hits, self.misses
 
     def close(self) -> None:
-        """Drop the opened keys (the engine frees them when collected)."""
-        self._cache.clear()
+        """Nothing of its own to release: the opened keys belong to the unit's cache."""
 
 
 def _generate(key_id: str, algorithm: KeyAlgorithm, paramset: ParamSet | None) -> tuple[_OpenKey, bytes]:
@@ -295,7 +288,7 @@ def _generate(key_id: str, algorithm: KeyAlgorithm, paramset: ParamSet | None) -
 
 
 class SoftBackend:
-    """Process-wide part of a soft unit: the unsealed KEK."""
+    """Process-wide part of a soft unit: the unsealed KEK and the cache of opened keys."""
 
     name = "soft"
     default_slots = 2
@@ -303,18 +296,19 @@ class SoftBackend:
     def __init__(
         self, kek: Kek, *, key_cache_size: int = DEFAULT_KEY_CACHE_SIZE, self_check: bool = False
     ) -> None:
-        """``key_cache_size``: opened keys kept per slot; ``self_check``: verify every signature."""
+        """``key_cache_size``: opened keys the unit keeps (0: none); ``self_check``: verify each signature."""
         self._kek = kek
-        self._key_cache_size = key_cache_size
+        self._keys: KeyCache[_OpenKey] = KeyCache(key_cache_size)
         self._self_check = self_check
 
     def open_session(self) -> SoftSession:
-        """A new slot session."""
-        return SoftSession(self._kek, self._key_cache_size, self_check=self._self_check)
+        """A new slot session (sharing the unit's opened keys)."""
+        return SoftSession(self._kek, self._keys, self_check=self._self_check)
 
     def describe(self) -> dict[str, Any]:
         """The KEK fingerprint (equal on a hot-standby pair)."""
         return {"kek_id": self._kek.kek_id}
 
     def close(self) -> None:
-        """Nothing process-wide to release."""
+        """Drop the opened keys."""
+        self._keys.clear()

@@ -1,4 +1,4 @@
-"""Pieces of the unit tested in this process: the secrets hand-over and the soft key cache."""
+"""Pieces of the unit tested in this process: the secrets hand-over and the soft unit's key cache."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from actors.hsm.backends.keycache import KeyCache
 from actors.hsm.backends.soft import SoftBackend
 from actors.hsm.errors import BlobInvalidError, UnitConfigError
 from actors.hsm.handover import UnitSecrets, parse_secrets, read_secrets
@@ -51,6 +52,41 @@ def test_the_soft_key_cache_is_a_bounded_lru() -> None:
     session.sign_digests(keys[0].ref(), [digest])  # miss: opened again, evicts keys[2]
     session.sign_digests(keys[2].ref(), [digest])  # miss
     assert session.cache_stats() == (2, 2)
+
+
+def test_the_slots_of_a_unit_share_its_opened_keys() -> None:
+    backend = SoftBackend(Kek.generate(), self_check=True)
+    first, second = backend.open_session(), backend.open_session()
+    info = first.generate_key(GenerateKey("gost3410_2012_256", "TC26_256_A"))
+    digest = b"\x02" * 32
+    second.sign_digests(info.ref(), [digest])  # opened (and cached) by the other slot: a hit
+    assert (first.cache_stats(), second.cache_stats()) == ((0, 0), (1, 0))
+    first.close()  # a slot closing (or crashing) leaves the unit's keys in place
+    backend.open_session().sign_digests(info.ref(), [digest])
+    assert second.cache_stats() == (1, 0)
+    backend.close()
+    second.sign_digests(info.ref(), [digest])  # the unit dropped its keys: opened again
+    assert second.cache_stats() == (1, 1)
+
+
+def test_the_key_cache_is_safe_under_threads() -> None:
+    cache: KeyCache[int] = KeyCache(8)
+
+    def churn(offset: int) -> None:
+        for index in range(2000):
+            blob = bytes([(index + offset) % 16])
+            if cache.get(blob) is None:
+                cache.put(blob, index)
+
+    threads = [threading.Thread(target=churn, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(cache) == 8
+    empty: KeyCache[int] = KeyCache(0)
+    empty.put(b"x", 1)
+    assert empty.get(b"x") is None
 
 
 def test_a_cached_blob_still_checks_its_key_id() -> None:
