@@ -6,6 +6,16 @@ threads encode their own replies and write them under the connection's send lock
 costs no extra thread hop. HEALTH and METRICS are answered on the reader thread at once, never
 queued behind signing work.
 
+The reader hands the jobs of what one ``recv`` brought to the slots only when it is about to block
+in the next ``recv``. A woken slot thread needs the GIL at once; if the reader still held it (it
+used to go on through a buffered reader and ``SocketIO``), the slot thread slept again on the GIL
+and once more on its mutex: three wake-ups for one lone signature instead of one, and most of a
+lone signature's CPU besides the engine's.
+
+The reader waits in ``poll`` for input, not in a blocking ``recv``: a unix socket wakes everything
+sleeping in ``recv`` on it whenever its peer consumes what it sent, so a reader blocked in ``recv``
+woke for nothing once per reply (a context switch each); ``poll`` sleeps for POLLIN only.
+
 Back-pressure: a connection may have ``max_in_flight`` slot jobs outstanding; beyond that its
 reader stops reading (the client's writes then block in the kernel). A peer that stops reading
 replies for ``send_timeout`` seconds is disconnected. The unit process does little else, so
@@ -16,13 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -190,12 +201,13 @@ class _Connection:
         self._in_flight = 0
         self._room = threading.Event()
         self._closed = False
+        self._ready: list[Job] = []
+        """Jobs decoded from the bytes of the last ``recv``, handed over just before the next."""
 
     def run(self) -> None:
         try:
-            reader = self._sock.makefile("rb", buffering=_READ_BUFFER)
-            if self._handshake(reader):
-                self._serve(reader)
+            if self._handshake():
+                self._serve()
         except (OSError, HsmProtocolError, ValueError) as exc:
             log.debug("connection_ended", error=repr(exc))
         finally:
@@ -204,15 +216,27 @@ class _Connection:
 
     # --- frames ---------------------------------------------------------------------------------
 
-    def _read(self, reader: Any, max_frame: int) -> tuple[int, int, bytes] | None:
-        prefix = reader.read(wire.PREFIX_SIZE)
+    def _receive_exactly(self, size: int) -> bytes:
+        """``size`` bytes (fewer only at the end of the stream); the handshake's reads, which must
+        not take bytes beyond their frame."""
+        data = b""
+        while len(data) < size:
+            chunk = self._sock.recv(size - len(data), socket.MSG_WAITALL)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def _read_one(self, max_frame: int) -> tuple[int, int, bytes] | None:
+        """One whole frame, or None at the end of the stream (handshake only)."""
+        prefix = self._receive_exactly(wire.PREFIX_SIZE)
         if not prefix:
             return None
         if len(prefix) < wire.PREFIX_SIZE:
             raise HsmProtocolError("connection closed inside a frame header")
         (length,) = wire.LENGTH.unpack(prefix)
         wire.check_length(length, max_frame)
-        payload = reader.read(length)
+        payload = self._receive_exactly(length)
         if len(payload) < length:
             raise HsmProtocolError("connection closed inside a frame")
         return wire.split(payload)
@@ -229,7 +253,8 @@ class _Connection:
         self.send(wire.pack(wire.Kind.ERROR, request_id, encode_error(error)))
 
     def _take_room(self) -> None:
-        """Count one more outstanding job; wait while ``max_in_flight`` are outstanding."""
+        """Count one more outstanding job; wait while ``max_in_flight`` are outstanding (after
+        handing over the jobs decoded so far: they are what frees the room)."""
         limit = self._config.max_in_flight
         while True:
             with self._count_lock:
@@ -237,7 +262,15 @@ class _Connection:
                     self._in_flight += 1
                     return
                 self._room.clear()
+            self._submit_ready()
             self._room.wait()
+
+    def _submit_ready(self) -> None:
+        """Hand the decoded jobs to the slots."""
+        ready, self._ready = self._ready, []
+        submit = self._server.pool.submit
+        for job in ready:
+            submit(job)
 
     def _job_done(self) -> None:
         with self._count_lock:
@@ -257,7 +290,7 @@ class _Connection:
 
     # --- handshake ------------------------------------------------------------------------------
 
-    def _handshake(self, reader: Any) -> bool:
+    def _handshake(self) -> bool:
         config = self._config
         self._sock.settimeout(config.handshake_timeout)
         hello = auth.hello_body(
@@ -265,7 +298,7 @@ class _Connection:
         )
         self.send(wire.pack(wire.Kind.HELLO, 0, hello))
         try:
-            frame = self._read(reader, wire.HANDSHAKE_MAX_FRAME)
+            frame = self._read_one(wire.HANDSHAKE_MAX_FRAME)
             if frame is None:
                 return False
             client_nonce = _check_auth(config.auth_key, hello, frame)
@@ -284,17 +317,58 @@ class _Connection:
 
     # --- requests -------------------------------------------------------------------------------
 
-    def _serve(self, reader: Any) -> None:
-        while not self._closed:
-            try:
-                frame = self._read(reader, self._config.max_frame)
-            except FrameTooLargeError as exc:
-                # The body cannot be skipped safely without reading it: answer and hang up.
-                self._send_error(0, exc)
-                return
-            if frame is None:
-                return
-            self._dispatch(*frame)
+    def _serve(self) -> None:
+        """Read frames until the peer hangs up: one ``recv`` into a reused buffer, every whole
+        frame in it dispatched, the resulting jobs handed over, then the next ``recv``."""
+        sock, max_frame = self._sock, self._config.max_frame
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        buffer = bytearray(_READ_BUFFER)
+        view = memoryview(buffer)
+        filled = 0
+        try:
+            while not self._closed:
+                self._submit_ready()
+                if filled == len(buffer):  # a frame longer than the buffer (within max_frame): grow
+                    view.release()
+                    buffer += bytes(len(buffer))
+                    view = memoryview(buffer)
+                poller.poll()
+                try:
+                    received = sock.recv_into(view[filled:], 0, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue
+                if not received:
+                    if filled:
+                        raise HsmProtocolError("connection closed inside a frame")
+                    return
+                filled += received
+                try:
+                    consumed = self._dispatch_frames(buffer, filled, max_frame)
+                except FrameTooLargeError as exc:
+                    # The body cannot be skipped safely without reading it: answer and hang up.
+                    self._send_error(0, exc)
+                    return
+                if consumed:
+                    buffer[: filled - consumed] = buffer[consumed:filled]  # a copy: the ranges may overlap
+                    filled -= consumed
+        finally:
+            self._submit_ready()  # accepted jobs are answered even when the connection is gone
+            view.release()
+
+    def _dispatch_frames(self, buffer: bytearray, filled: int, max_frame: int) -> int:
+        """Dispatch every whole frame in ``buffer[:filled]``; return the bytes they took."""
+        offset = 0
+        while filled - offset >= wire.PREFIX_SIZE:
+            (length,) = wire.LENGTH.unpack_from(buffer, offset)
+            wire.check_length(length, max_frame)
+            end = offset + wire.PREFIX_SIZE + length
+            if end > filled:
+                break
+            kind, request_id = wire.KIND_AND_ID.unpack_from(buffer, offset + wire.PREFIX_SIZE)
+            self._dispatch(kind, request_id, bytes(buffer[offset + wire.HEADER_SIZE : end]))
+            offset = end
+        return offset
 
     def _dispatch(self, kind: int, request_id: int, body: bytes) -> None:
         received = time.perf_counter()
@@ -324,7 +398,7 @@ class _Connection:
                 answer.items = len(request.digests)
             elif isinstance(request, SignMany):
                 answer.items = len(request.items)
-            self._server.pool.submit(Job(request=request, respond=answer, op_id=op_id))
+            self._ready.append(Job(request=request, respond=answer, op_id=op_id))
 
 
 def _check_auth(key: bytes, hello: bytes, frame: tuple[int, int, bytes]) -> bytes:

@@ -24,6 +24,8 @@ LENGTH: Final = struct.Struct(">I")
 """The 4-byte length prefix."""
 HEADER: Final = struct.Struct(">IBI")
 """length ‖ kind ‖ request id: 9 bytes."""
+KIND_AND_ID: Final = struct.Struct(">BI")
+"""kind ‖ request id, the header after the length prefix."""
 HEADER_SIZE: Final = HEADER.size
 PREFIX_SIZE: Final = LENGTH.size
 MIN_LENGTH: Final = HEADER_SIZE - PREFIX_SIZE

@@ -11,7 +11,7 @@ import trio
 
 from actors.hsm import auth, wire
 from actors.hsm.client import open_unit_connection
-from actors.hsm.codec import decode_error
+from actors.hsm.codec import decode_error, decode_reply, encode_request
 from actors.hsm.errors import (
     FrameTooLargeError,
     HsmAuthError,
@@ -20,7 +20,7 @@ from actors.hsm.errors import (
     UnitTimeoutError,
     UnknownOperationError,
 )
-from actors.hsm.protocol import FaultKind, KeyAlgorithm, KeyRef, Op
+from actors.hsm.protocol import FaultKind, KeyAlgorithm, KeyRef, Op, Signatures, SignDigests
 from signing.gost import GostPublicKey, ParamSet, streebog_digest
 
 from .conftest import StartUnit, Unit
@@ -116,6 +116,54 @@ async def test_frame_too_large_is_refused_then_the_connection_closes(unit_factor
         with pytest.raises(FrameTooLargeError):
             await hsm.sign_digest(KeyRef(info.key_id, b"\x00" * 5000), b"\x00" * 32)  # not even batched
         assert len(await hsm.sign_digests(info.ref(), [b"\x00" * 32] * 10)) == 10
+
+
+async def test_frames_are_read_however_the_bytes_arrive(soft_pair: tuple[Unit, Unit]) -> None:
+    unit, _ = soft_pair
+    async with unit.connect() as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+    public = GostPublicKey.from_point_bytes(ParamSet.TC26_256_A, info.public_key)
+    stream = await _raw_connection(unit)
+    small = [(index, bytes([index]) * 32) for index in range(1, 4)]
+    frames = [wire.pack(Op.SIGN_DIGESTS, i, encode_request(SignDigests(info.ref(), (d,)))) for i, d in small]
+    # Three frames in one write, then one trickled a few bytes at a time (cut inside its header).
+    await stream.send_all(b"".join(frames))
+    trickled = wire.pack(Op.SIGN_DIGESTS, 4, encode_request(SignDigests(info.ref(), (b"\x04" * 32,))))
+    for start in range(0, len(trickled), 3):
+        await stream.send_all(trickled[start : start + 3])
+        await trio.sleep(0.001)
+    # A frame larger than the unit's 256 KiB read buffer (10,000 digests: 320 KiB of them).
+    big = [index.to_bytes(32, "little") for index in range(1, 10_001)]
+    await stream.send_all(wire.pack(Op.SIGN_DIGESTS, 5, encode_request(SignDigests(info.ref(), tuple(big)))))
+    replies: dict[int, bytes] = {}
+    with trio.fail_after(60):
+        while len(replies) < 5:
+            kind, request_id, body = await _read_frame_with_id(stream)
+            assert kind == wire.Kind.OK
+            replies[request_id] = body
+    for request_id, digest in [*small, (4, b"\x04" * 32)]:
+        (signature,) = decode_reply(Signatures, replies[request_id]).signatures
+        public.verify_digest(digest, signature)
+    signatures = decode_reply(Signatures, replies[5]).signatures
+    assert len(signatures) == len(big)
+    public.verify_digest(big[-1], signatures[-1])
+    # A peer that hangs up inside a frame costs the unit nothing but that connection.
+    await stream.send_all(trickled[:7])
+    await stream.aclose()
+    async with unit.connect() as hsm:
+        assert (await hsm.health()).status == "ok"
+
+
+async def _read_frame_with_id(stream: trio.SocketStream) -> tuple[int, int, bytes]:
+    data = b""
+    while len(data) < 4 or len(data) < 4 + wire.LENGTH.unpack(data[:4])[0]:
+        chunk = await stream.receive_some(
+            4 + wire.LENGTH.unpack(data[:4])[0] - len(data) if len(data) >= 4 else 4
+        )
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return wire.split(data[4:])
 
 
 async def test_unknown_operations_and_bad_bodies_get_typed_errors(soft_pair: tuple[Unit, Unit]) -> None:
