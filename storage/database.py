@@ -139,11 +139,14 @@ class Database:
 
     @asynccontextmanager
     async def listen(
-        self, channel: str, *, buffer: int = DEFAULT_NOTIFY_BUFFER
+        self, channel: str, *, buffer: int = DEFAULT_NOTIFY_BUFFER, skip_containing: str | None = None
     ) -> AsyncIterator[trio.MemoryReceiveChannel[str]]:
-        """Subscribe to ``channel``; yields a receive channel of payloads (see ``storage.notify``)."""
+        """Subscribe to ``channel``; yields a receive channel of payloads (see ``storage.notify``).
+
+        Payloads that contain ``skip_containing`` never arrive (filtered on the storage thread).
+        """
         send, receive = trio.open_memory_channel[str](buffer)
-        subscriber = TrioSubscriber(trio.lowlevel.current_trio_token(), send, channel)
+        subscriber = TrioSubscriber(trio.lowlevel.current_trio_token(), send, channel, skip_containing)
         key = await self._bridge.run(self._listener.subscribe, channel, subscriber)
         try:
             async with receive:

@@ -7,7 +7,8 @@ trio side (``TrioSubscriber``) pushes each payload into a bounded trio memory ch
 Delivery rules a consumer must know:
 
 * a subscription receives what is committed after ``Database.listen`` has entered (LISTEN is
-  acknowledged before the receive channel is handed out);
+  acknowledged before the receive channel is handed out), except payloads holding its
+  ``skip_containing`` text, dropped before they leave the storage thread;
 * NOTIFY is a wake-up signal, state lives in tables: a full channel drops the payload (logged as
   ``storage_notify_dropped``) rather than stall every other subscriber;
 * when the listening connection is lost, every receive channel ends (``EndOfChannel``): payloads
@@ -42,11 +43,16 @@ class TrioSubscriber:
     """Sending end of the subscriber's bounded channel."""
     channel: str
     """LISTEN channel, for log lines."""
+    skip_containing: str | None = None
+    """Payloads holding this text are dropped on the asyncio thread, before they cost a crossing and
+    a wake-up of the consumer (a worker's own announcements, marked with its node id)."""
     dropped: int = field(default=0)
     """Payloads dropped because the channel was full."""
 
     def deliver(self, payload: str) -> None:
         """Called on the asyncio thread for every notification."""
+        if self.skip_containing is not None and self.skip_containing in payload:
+            return
         self._soon(self._push, payload)
 
     def close(self) -> None:

@@ -67,8 +67,9 @@ class Relay(Actor):
 
     async def on_start(self) -> None:
         """Subscribe to both channels; after a restart, make every session re-read what it missed."""
-        await self.start(self._listen, signals.SHARED_CHANNEL, self._on_shared)
-        await self.start(self._listen, signals.node_channel(self._node_id), self._on_node)
+        own = signals.sent_by(self._node_id)  # acted on locally when sent
+        await self.start(self._listen, signals.SHARED_CHANNEL, self._on_shared, own)
+        await self.start(self._listen, signals.node_channel(self._node_id), self._on_node, None)
         self.start_soon(self._purge_loop)
         if self._incarnation > 1:
             for session in self._all_sessions():
@@ -82,10 +83,11 @@ class Relay(Actor):
         self,
         channel: str,
         handle: Callable[[signals.Signal], None],
+        skip_containing: str | None,
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        async with self._db.listen(channel) as payloads:
+        async with self._db.listen(channel, skip_containing=skip_containing) as payloads:
             task_status.started()
             async for payload in payloads:
                 try:
@@ -127,7 +129,8 @@ class Relay(Actor):
                 revoked = DeviceRevokedError("the device was revoked")
                 _tell(self._session(user_id), Kick(device_id, revoked))
             case _:
-                pass  # our own push/withdraw (already acted on locally), or a node-only signal
+                pass  # our own push/withdraw (already acted on locally; normally filtered out
+                # before it arrives), or a node-only signal
 
     def _on_node(self, signal: signals.Signal) -> None:
         match signal:

@@ -34,6 +34,16 @@ NOTICE_PAYLOAD_LIMIT = 7000
 """Largest push payload (UTF-8 bytes) that carries its notice; NOTIFY refuses payloads of 8000 bytes."""
 
 
+def sent_by(node_id: UUID) -> str:
+    """Text found in every shared-channel signal ``node_id`` sends, and in no other payload.
+
+    A worker acts on its own pushes, withdrawals and authentications locally, so its relay drops
+    payloads holding this before they leave the storage thread (``Database.listen``). Keys are
+    fixed and unique in a payload, and a carried notice is a JSON string, whose quotes are escaped.
+    """
+    return f'"n":"{node_id.hex}"'
+
+
 def node_channel(node_id: UUID) -> str:
     """The channel only ``node_id`` listens on."""
     return f"klyuch_node_{node_id.hex}"

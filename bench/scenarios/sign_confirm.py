@@ -344,7 +344,8 @@ def _gc_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> di
             number: {
                 "collections": new[number]["collections"] - old[number]["collections"],
                 "pause_s": round(new[number]["pause_seconds"] - old[number]["pause_seconds"], 4),
-                "max_pause_s": new[number]["max_pause_seconds"],
+                "collected": new[number]["collected"] - old[number]["collected"],
+                "max_pause_since_start_s": new[number]["max_pause_seconds"],
             }
             for number in new
         }

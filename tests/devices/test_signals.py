@@ -32,6 +32,27 @@ def test_signals_round_trip_and_stay_small(signal: signals.Signal) -> None:
     assert len(payload) < 300, "NOTIFY payloads carry ids only"
 
 
+def test_sent_by_marks_exactly_a_node_s_own_shared_signals() -> None:
+    me, other = uuid.uuid4(), uuid.uuid4()
+    op, user, device = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    json_text = '{"n":"' + me.hex + '"}'  # a notice may hold anything; it travels escaped
+    own = [
+        signals.Pushed(op, user, me),
+        signals.Pushed(op, user, me, json_text),
+        signals.Withdrawn(op, None, me),
+        signals.Authenticated(device, user, 3, me),
+    ]
+    foreign = [
+        signals.Pushed(op, user, other, json_text),
+        signals.Withdrawn(op, user, other),
+        signals.Authenticated(device, user, 3, other),
+        signals.Revoked(device, user),
+    ]
+    marker = signals.sent_by(me)
+    assert all(marker in signals.encode(signal) for signal in own)
+    assert not any(marker in signals.encode(signal) for signal in foreign)
+
+
 @pytest.mark.parametrize(
     "payload",
     ["", "[]", "{}", '{"k": "push"}', '{"k": "nope"}', '{"k": "outcome", "c": "x", "s": "accepted"}'],

@@ -128,3 +128,15 @@ async def test_concurrent_subscriptions_share_one_listen_connection(
             assert await db.run(listeners) == 1
             await db.notify("crowd", "hello")
     assert got == ["hello"] * 10
+
+
+async def test_payloads_holding_the_skip_text_never_arrive(db: Database, pg_settings: Settings) -> None:
+    async with (
+        open_database(pg_settings) as other,
+        other.listen("own", skip_containing="|me|") as filtered,
+        other.listen("own") as everything,
+    ):
+        for payload in ("from |me| 1", "from you", "from |me| 2", "last"):
+            await db.notify("own", payload)
+        assert await _receive(filtered, 2) == ["from you", "last"]
+        assert await _receive(everything, 4) == ["from |me| 1", "from you", "from |me| 2", "last"]
