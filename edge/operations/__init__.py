@@ -4,6 +4,7 @@ Modules:
   rest      ``/api/v1/operations`` (create, get, list, delete) and ``/api/v1/verify``
   models    the JSON shapes (pydantic → OpenAPI), base64 payloads
   codec     base64 fields → bytes against the configured limits, errors naming the field
+  wire      the JSON of ``POST /operations`` read and written directly (quart-schema's results)
   problems  ``actors.operations`` errors → problem+json
   context   ``get_operations()``: the worker's ``OperationsService`` (``Services.operations``)
 
