@@ -14,9 +14,11 @@ Module map::
      ├─ metrics ........ per-operation counters and latency percentiles
      ├─ selfcheck ...... every signature verified under the key's public half before it is returned
      ├─ backends/ ...... base (Backend / SlotSession protocols), soft (gost engine + ECDSA),
+     │                   keycache (the soft unit's opened keys, shared by its slots),
      │                   pkcs11 (python-pkcs11, one lock per process)
      ├─ pool ........... the slot table: dispatch to the least-loaded slot, split/join, one answer per job
-     ├─ slots .......... pykka SlotWorker × k under a SlotSupervisor (replaces crashed slots)
+     ├─ slots .......... pykka SlotWorker × k under a SlotSupervisor (replaces crashed slots);
+     │                   their inbox (a deque woken through an eventfd)
      ├─ server ......... the unit's RPC server (threads on a unix socket)
      ├─ unit ........... process main: ``python -m actors.hsm.unit`` / ``klyuch hsm-unit``
      ├─ launcher ....... trio side: spawn a unit, hand over secrets, wait for READY, stop it

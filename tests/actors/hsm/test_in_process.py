@@ -1,4 +1,4 @@
-"""Pieces of the unit tested in this process: the secrets hand-over and the soft unit's key cache."""
+"""Pieces of the unit tested in this process: secrets hand-over, the soft key cache, a slot's inbox."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from actors.hsm.handover import UnitSecrets, parse_secrets, read_secrets
 from actors.hsm.kek import Kek
 from actors.hsm.metrics import UnitMetrics
 from actors.hsm.protocol import GenerateKey, KeyRef
+from actors.hsm.slots import Inbox
 
 
 def test_secrets_travel_through_a_pipe_and_the_fd_is_closed() -> None:
@@ -94,6 +95,33 @@ def test_a_cached_blob_still_checks_its_key_id() -> None:
     info = session.generate_key(GenerateKey("ecdsa_p256"))
     with pytest.raises(BlobInvalidError, match="another key id"):
         session.sign_digests(KeyRef("ab" * 16, info.blob), [b"\x00" * 32])
+
+
+def test_a_slot_inbox_delivers_every_item_in_order_and_sleeps_when_empty() -> None:
+    inbox = Inbox()
+    assert inbox.empty()
+    received: list[tuple[int, int]] = []
+
+    def consume() -> None:
+        for _ in range(4 * 500):
+            received.append(inbox.get())
+
+    def produce(sender: int) -> None:
+        for index in range(500):
+            inbox.put((sender, index))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()  # sleeps on the empty inbox until the first put
+    producers = [threading.Thread(target=produce, args=(sender,)) for sender in range(4)]
+    for thread in producers:
+        thread.start()
+    for thread in producers:
+        thread.join()
+    consumer.join(timeout=10)
+    assert not consumer.is_alive()
+    assert inbox.empty()
+    for sender in range(4):  # each sender's items arrive in the order it sent them
+        assert [index for who, index in received if who == sender] == list(range(500))
 
 
 def test_metrics_percentiles_and_threads() -> None:
