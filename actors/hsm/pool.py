@@ -5,7 +5,8 @@ the supervisor (:meth:`SlotPool.install` / :meth:`SlotPool.take_down`), under on
 for table updates. Exactly one answer goes out per job: whoever removes it from the table first
 (the worker finishing it, a take-down, or :meth:`SlotPool.close`) answers it.
 
-Jobs go to the live slot with the least outstanding *items* (a 100-digest list weighs 100). A
+Jobs go to the live slot with the least outstanding *items* (a 100-digest list weighs 100; ties
+to the first such slot, so lone requests keep to one warm thread). A
 large SIGN_DIGESTS or SIGN_MANY request is split across the live slots and joined in order, so a
 single big call uses every core.
 """
@@ -105,7 +106,6 @@ class SlotPool:
         """A table of ``size`` slots, all down until installed."""
         self._lock = threading.Lock()
         self._slots = [_Slot(index) for index in range(size)]
-        self._next = 0
         self._closed: HsmError | None = None
         self.restarts = 0
         """Workers replaced since start."""
@@ -229,13 +229,13 @@ class SlotPool:
             self.finish(index, job, SlotCrashedError("the slot worker stopped"))
 
     def _pick(self) -> _Slot | None:
-        count = len(self._slots)
+        # Ties go to the lowest index, not round the table: a unit serving lone requests keeps
+        # using one slot thread, whose caches (and the engine's per-thread state) stay warm; a
+        # request that finds that slot busy goes to the next idle one.
         best: _Slot | None = None
-        for offset in range(count):
-            slot = self._slots[(self._next + offset) % count]
+        for slot in self._slots:
             if slot.alive and (best is None or slot.load < best.load):
                 best = slot
-        self._next = (self._next + 1) % count
         return best
 
     def finish(self, index: int, job: Job, outcome: Outcome) -> None:
