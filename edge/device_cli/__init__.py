@@ -2,7 +2,9 @@
 
 Modules:
   commands  enroll (QR payload or PNG → state file, first connection), listen, confirm / decline
-  client    ``DeviceClient``: handshake, operations, MACed decisions over trio-websocket
+  client    ``DeviceClient``: handshake, operations, MACed decisions over a websocket
+  websocket a small RFC 6455 client for ``ws://`` (one task per connection, no reader task);
+            ``wss://`` goes through trio-websocket
   state     the state file (server URL, device id, secret; mode 0600)
 
 Usage::

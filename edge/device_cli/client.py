@@ -1,8 +1,10 @@
-"""``DeviceClient``: the device side of ``/api/v1/devices/ws`` over trio-websocket.
+"""``DeviceClient``: the device side of ``/api/v1/devices/ws``.
 
 It plays the mobile app: authenticates (and checks the server's proof), receives operations, and
 answers them with MACed decisions. The CLI, the tests and the benchmark all use it; the low-level
-``send``/``receive`` let tests speak the protocol wrongly on purpose.
+``send``/``receive`` let tests speak the protocol wrongly on purpose. ``ws://`` servers are reached
+with the small client of :mod:`edge.device_cli.websocket` (the benchmark runs a thousand devices in
+one process), ``wss://`` ones with trio-websocket (TLS).
 """
 
 from __future__ import annotations
@@ -12,19 +14,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from actors.sessions.codec import item_from_json
 from actors.sessions.crypto import auth_mac, decision_mac, macs_equal, new_nonce, server_proof
 from actors.sessions.protocol import Decision, NoticeItem
 from edge.device_cli.state import DeviceState
+from edge.device_cli.websocket import HandshakeError, open_websocket
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest server message accepted (a batch of many documents makes a big ``operation``)."""
+
+
+class MessageSocket(Protocol):
+    """What the client needs of a websocket (both transports have it)."""
+
+    async def send_message(self, message: str | bytes) -> None:
+        """Send one message."""
+
+    async def get_message(self) -> str | bytes:
+        """The next message; ``ConnectionClosed`` once the connection ended."""
 
 
 class DeviceProtocolError(Exception):
@@ -85,7 +98,7 @@ class ShownOperation:
 class DeviceClient:
     """One connection of an enrolled device."""
 
-    def __init__(self, ws: WebSocketConnection, state: DeviceState) -> None:
+    def __init__(self, ws: MessageSocket, state: DeviceState) -> None:
         self.ws = ws
         """The underlying websocket."""
         self.state = state
@@ -102,13 +115,12 @@ class DeviceClient:
     async def connect(
         cls, state: DeviceState, *, authenticate: bool = True, timeout_s: float = 10.0
     ) -> AsyncIterator[DeviceClient]:
-        """Open a connection (authenticated unless told not to); closed on exit."""
-        async with open_websocket_url(
-            state.websocket_url,
-            max_message_size=MAX_MESSAGE_BYTES,
-            connect_timeout=timeout_s,
-            disconnect_timeout=timeout_s,
-        ) as ws:
+        """Open a connection (authenticated unless told not to); closed on exit.
+
+        Raises ``OSError`` (no connection), ``trio.TooSlowError``, ``ConnectionClosed`` or
+        ``DeviceProtocolError`` (the server refused the websocket or the authentication).
+        """
+        async with _open(state.websocket_url, timeout_s=timeout_s) as ws:
             client = cls(ws, state)
             if authenticate:
                 with trio.fail_after(timeout_s):
@@ -204,6 +216,24 @@ class DeviceClient:
             message = await self.receive()
             if message["type"] in ("outcome", "error") and message.get("op_id") == str(op_id):
                 return message
+
+
+@asynccontextmanager
+async def _open(url: str, *, timeout_s: float) -> AsyncIterator[MessageSocket]:
+    """A websocket to ``url``: the small client for ``ws://``, trio-websocket for ``wss://``."""
+    if url.startswith("wss://"):
+        async with open_websocket_url(
+            url, max_message_size=MAX_MESSAGE_BYTES, connect_timeout=timeout_s, disconnect_timeout=timeout_s
+        ) as secure:
+            yield secure
+        return
+    try:
+        async with open_websocket(
+            url, connect_timeout=timeout_s, disconnect_timeout=timeout_s, max_message_bytes=MAX_MESSAGE_BYTES
+        ) as plain:
+            yield plain
+    except HandshakeError as exc:  # raised before the yield only
+        raise DeviceProtocolError(str(exc), code=f"http_{exc.status}" if exc.status else None) from exc
 
 
 __all__ = ["ConnectionClosed", "DeviceClient", "DeviceProtocolError", "ShownOperation"]
