@@ -71,7 +71,7 @@ class Connection:
         self._idle_check_s = idle_check_s
         self._family = family
         self._sock: trio.socket.SocketType | None = None
-        self._raw: socket.socket | None = None  # same descriptor, for the non-blocking liveness peek
+        self._raw: socket.socket | None = None  # same descriptor, read and written directly
         self._idle_since = 0.0
         self._buf = bytearray()
 
@@ -136,21 +136,34 @@ class Connection:
         except OSError:
             return True
 
+    # The raw descriptor is written and read directly, waiting through trio only when it would block:
+    # trio's socket methods add a scheduling round to every call that did not block, and a
+    # request–response costs one wait for readability this way (the answer cannot precede the
+    # request), which is also the checkpoint ``roundtrip`` owes its caller.
+
     async def _send_all(self, data: bytes) -> None:
-        sock = self._sock
-        assert sock is not None
+        raw = self._raw
+        assert raw is not None
         view = memoryview(data)
         while view:
-            sent = await sock.send(view)
-            view = view[sent:]
+            try:
+                view = view[raw.send(view) :]
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(raw)
 
     async def _recv_more(self) -> None:
-        sock = self._sock
-        assert sock is not None
-        chunk = await sock.recv(_RECV_SIZE)
-        if not chunk:
-            raise ConnectionResetError("server closed the connection")
-        self._buf += chunk
+        raw = self._raw
+        assert raw is not None
+        while True:
+            await trio.lowlevel.wait_readable(raw)
+            try:
+                chunk = raw.recv(_RECV_SIZE)
+            except BlockingIOError:
+                continue  # woken without data
+            if not chunk:
+                raise ConnectionResetError("server closed the connection")
+            self._buf += chunk
+            return
 
     async def _read_response(self) -> tuple[Response, bool]:
         while True:
