@@ -51,7 +51,7 @@ from edge.auth import current_principal, ensure_owner
 from edge.operations.codec import decode
 from edge.operations.context import get_operations
 from edge.operations.models import ListQuery, OperationIn, OperationOut, OperationPage, VerifyIn
-from edge.operations.wire import json_response, operation_body, read_model
+from edge.operations.wire import json_response, read_model
 from signing.cms import ValidationReport
 
 blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
@@ -88,12 +88,12 @@ async def create_operation() -> Response:
     )
     location = {"Location": f"/api/v1/operations/{view.id}"}
     if view.finished_at is not None:  # the synchronous fast path signs before it answers
-        return json_response(operation_body(view), 201, location)
+        return json_response(view, 201, location)
     if view.row.policy == Policy.NONE and view.row.callback_url is None:
         final = await service.wait(view.id)
         if final is not None:
-            return json_response(operation_body(final), 201, location)
-    return json_response(operation_body(view), 202, location)
+            return json_response(final, 201, location)
+    return json_response(view, 202, location)
 
 
 @blueprint.get("/operations/<uuid:op_id>")
