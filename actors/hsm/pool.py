@@ -39,14 +39,16 @@ class Job:
     """Sends the answer; called exactly once, from whichever thread finishes the job."""
     op_id: str | None = None
     """Correlation id of the operation the request belongs to (for logs)."""
+    items: int = 1
+    """What the job weighs in a slot's load: its digests (:func:`items_of`)."""
 
 
-def _items(job: Job) -> int:
-    request = job.request
-    if isinstance(request, SignDigests):
-        return len(request.digests)
+def items_of(request: Request) -> int:
+    """The digests a request signs (1 for any other request)."""
     if isinstance(request, SignMany):
         return len(request.items)
+    if isinstance(request, SignDigests):
+        return len(request.digests)
     return 1
 
 
@@ -185,7 +187,7 @@ class SlotPool:
 
     def submit(self, job: Job) -> None:
         """Hand ``job`` to the least-loaded live slot (splitting large signing lists); never blocks."""
-        items = _items(job)
+        items = job.items
         if items >= 2 * SPLIT_MIN_CHUNK:
             parts = min(self.alive_count(), items // SPLIT_MIN_CHUNK)
             if parts > 1:
@@ -196,8 +198,7 @@ class SlotPool:
     def _submit_split(self, job: Job, parts: int) -> None:
         join = _Join(job, parts)
         request = job.request
-        count = _items(job)
-        size, extra = divmod(count, parts)
+        size, extra = divmod(job.items, parts)
         start = 0
         for index in range(parts):
             end = start + size + (index < extra)
@@ -207,7 +208,7 @@ class SlotPool:
             else:
                 assert isinstance(request, SignMany)
                 part = SignMany(items=request.items[start:end])
-            self._submit_one(Job(request=part, respond=join.part(index), op_id=job.op_id))
+            self._submit_one(Job(request=part, respond=join.part(index), op_id=job.op_id, items=end - start))
             start = end
 
     def _submit_one(self, job: Job) -> None:
@@ -215,9 +216,8 @@ class SlotPool:
             refusal = self._closed
             slot = None if refusal else self._pick()
             if slot is not None:
-                items = _items(job)
-                slot.jobs[job] = items
-                slot.load += items
+                slot.jobs[job] = job.items
+                slot.load += job.items
                 index, ref = slot.index, slot.ref
         if slot is None:
             job.respond(refusal or NoSlotError("no slot worker is alive"))

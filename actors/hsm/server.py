@@ -49,7 +49,7 @@ from actors.hsm.errors import (
     UnitStoppingError,
     UnknownOperationError,
 )
-from actors.hsm.pool import Job, Outcome, SlotPool
+from actors.hsm.pool import Job, Outcome, SlotPool, items_of
 from actors.hsm.protocol import (
     FaultKind,
     Health,
@@ -59,6 +59,7 @@ from actors.hsm.protocol import (
     MetricsReport,
     Op,
     Reply,
+    Request,
     SignDigests,
     SignMany,
 )
@@ -377,9 +378,10 @@ class _Connection:
         except HsmRequestError as exc:
             self._send_error(request_id, exc)
             return
-        op_name = _OP_NAMES[kind]
-        answer = _Answer(self, request_id, op_name, received, op_id)
-        if isinstance(request, Health):
+        answer = _Answer(self, request_id, _OP_NAMES[kind], received, op_id)
+        if isinstance(request, SignMany | SignDigests) and not self._server.stopping:
+            self._accept(request, answer, op_id)  # the hot path first
+        elif isinstance(request, Health):
             answer(self._server.health())
         elif isinstance(request, Metrics):
             answer(self._server.metrics())
@@ -391,14 +393,15 @@ class _Connection:
         elif self._server.stopping:
             answer(UnitStoppingError("the unit is shutting down"))
         else:
-            self._take_room()
-            answer.release = self._job_done
-            self._server.job_started()
-            if isinstance(request, SignDigests):
-                answer.items = len(request.digests)
-            elif isinstance(request, SignMany):
-                answer.items = len(request.items)
-            self._ready.append(Job(request=request, respond=answer, op_id=op_id))
+            self._accept(request, answer, op_id)
+
+    def _accept(self, request: Request, answer: _Answer, op_id: str | None) -> None:
+        """Count a slot job and queue it for the next hand-over."""
+        self._take_room()
+        answer.release = self._job_done
+        self._server.job_started()
+        answer.items = items = items_of(request)
+        self._ready.append(Job(request=request, respond=answer, op_id=op_id, items=items))
 
 
 def _check_auth(key: bytes, hello: bytes, frame: tuple[int, int, bytes]) -> bytes:

@@ -225,15 +225,13 @@ class SlotWorker(pykka.ThreadingActor):
         if self._session is None:
             self._pool.finish(self._index, job, SlotCrashedError("the slot has no session"))
             return
-        # Context does not cross the pykka inbox: rebind the operation id for this job's logs.
-        context = (
-            structlog.contextvars.bound_contextvars(op_id=job.op_id)
-            if job.op_id
-            else contextlib.nullcontext()
-        )
         try:
-            with context:
-                outcome: Outcome = execute(self._session, job.request)
+            if job.op_id:
+                # Context does not cross the pykka inbox: rebind the operation id for this job's logs.
+                with structlog.contextvars.bound_contextvars(op_id=job.op_id):
+                    outcome: Outcome = execute(self._session, job.request)
+            else:  # SIGN_MANY: each item names its own (``_sign_item`` logs it)
+                outcome = execute(self._session, job.request)
         except HsmError as exc:
             outcome = exc
         except Exception:
