@@ -19,7 +19,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -53,13 +53,15 @@ class AccessClaims:
     """``iat`` (seconds since the epoch)."""
     expires_at: int
     """``exp`` (seconds since the epoch)."""
+    user_id: uuid.UUID | None = field(init=False)
+    """The user, or None when a client acts as its own principal (``sub`` equals ``client_id``).
 
-    @property
-    def user_id(self) -> uuid.UUID | None:
-        """The user, or None when a client acts as its own principal (``sub`` equals ``client_id``)."""
-        if self.client_id is not None and self.subject == self.client_id:
-            return None
-        return uuid.UUID(self.subject)
+    Derived from ``sub`` once (``ValueError`` when a user's ``sub`` is not a UUID): verified claims
+    are remembered per token, and every request of the token reads it."""
+
+    def __post_init__(self) -> None:
+        acting_client = self.client_id is not None and self.subject == self.client_id
+        object.__setattr__(self, "user_id", None if acting_client else uuid.UUID(self.subject))
 
 
 class AccessTokenCodec:
@@ -150,7 +152,6 @@ def _claims(payload: dict[str, Any]) -> AccessClaims:
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
         )
-        claims.user_id  # noqa: B018 - validates that ``sub`` is a UUID when it names a user
     except (KeyError, TypeError, ValueError):
         # Only our own key signs these, so this means a key shared with something else: refuse.
         raise InvalidTokenError("the access token is invalid") from None
