@@ -166,69 +166,85 @@ class Connection:
             return
 
     async def _read_response(self) -> tuple[Response, bool]:
-        while True:
-            head = await self._read_head()
-            status = _status_of(head)
-            if 100 <= status < 200 and status != 101:
-                continue  # interim response: the real one follows
-            break
-        body = await self._read_body(head, status)
-        keep = head.startswith(b"http/1.1") and b"\r\nconnection: close" not in head
-        return Response(status=status, head=head, body=body), keep
+        while (parsed := parse_response(self._buf)) is None:
+            await self._recv_more()
+        return parsed
 
-    async def _read_head(self) -> bytes:
-        start = 0
-        while True:
-            end = self._buf.find(b"\r\n\r\n", start)
-            if end >= 0:
-                head = bytes(self._buf[:end]).lower()
-                del self._buf[: end + 4]
-                return head
-            if len(self._buf) > _MAX_HEAD:
+
+def parse_response(buf: bytearray) -> tuple[Response, bool] | None:
+    """Take one whole response off the front of ``buf``: (response, keep-alive); None while incomplete.
+
+    Interim 1xx answers before it are skipped; nothing is consumed until the response is complete.
+    Raises ``ProtocolError`` for framing this client does not accept.
+    """
+    at = 0
+    while True:
+        end = buf.find(b"\r\n\r\n", at)
+        if end < 0:
+            if len(buf) - at > _MAX_HEAD:
                 raise ProtocolError("response head larger than 64 KiB")
-            start = max(0, len(self._buf) - 3)
-            await self._recv_more()
+            return None
+        head = bytes(buf[at:end]).lower()
+        status = _status_of(head)
+        at = end + 4
+        if not (100 <= status < 200 and status != 101):
+            break  # interim responses are skipped: the real one follows
+    framed = _body(buf, at, head, status)
+    if framed is None:
+        return None
+    body, consumed = framed
+    del buf[:consumed]
+    keep = head.startswith(b"http/1.1") and b"\r\nconnection: close" not in head
+    return Response(status=status, head=head, body=body), keep
 
-    async def _read_body(self, head: bytes, status: int) -> bytes:
-        if status in (204, 304):
-            return b""
-        length = _header_value(head, b"content-length")
-        if length is not None:
-            return await self._read_exact(_parse_int(length, 10))
-        encoding = _header_value(head, b"transfer-encoding")
-        if encoding is not None and "chunked" in encoding:
-            return await self._read_chunked()
-        raise ProtocolError("response has neither Content-Length nor chunked encoding")
 
-    async def _read_exact(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            await self._recv_more()
-        body = bytes(self._buf[:n])
-        del self._buf[:n]
-        return body
+def _body(buf: bytearray, at: int, head: bytes, status: int) -> tuple[bytes, int] | None:
+    """The body starting at ``at`` and the offset just past it, or None while incomplete."""
+    if status in (204, 304):
+        return b"", at
+    length = _header_value(head, b"content-length")
+    if length is not None:
+        end = at + _parse_int(length, 10)
+        return (bytes(buf[at:end]), end) if len(buf) >= end else None
+    encoding = _header_value(head, b"transfer-encoding")
+    if encoding is not None and "chunked" in encoding:
+        return _chunked(buf, at)
+    raise ProtocolError("response has neither Content-Length nor chunked encoding")
 
-    async def _read_line(self) -> bytes:
-        while True:
-            end = self._buf.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self._buf[:end])
-                del self._buf[: end + 2]
-                return line
-            if len(self._buf) > _MAX_HEAD:
-                raise ProtocolError("chunk line too long")
-            await self._recv_more()
 
-    async def _read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        while True:
-            size = _parse_int(_text(await self._read_line()).split(";", 1)[0], 16)
-            if size == 0:
-                while await self._read_line():  # trailers end with an empty line
-                    pass
-                return b"".join(parts)
-            parts.append(await self._read_exact(size))
-            if await self._read_line():
-                raise ProtocolError("chunk not followed by CRLF")
+def _chunked(buf: bytearray, at: int) -> tuple[bytes, int] | None:
+    parts: list[bytes] = []
+    while True:
+        line = _line(buf, at)
+        if line is None:
+            return None
+        text, at = line
+        size = _parse_int(text.split(";", 1)[0], 16)
+        if size == 0:
+            while (line := _line(buf, at)) is not None:  # trailers end with an empty line
+                text, at = line
+                if not text:
+                    return b"".join(parts), at
+            return None
+        if len(buf) < at + size:
+            return None
+        parts.append(bytes(buf[at : at + size]))
+        line = _line(buf, at + size)
+        if line is None:
+            return None
+        if line[0]:
+            raise ProtocolError("chunk not followed by CRLF")
+        at = line[1]
+
+
+def _line(buf: bytearray, at: int) -> tuple[str, int] | None:
+    """The CRLF-terminated line at ``at`` and the offset past it, or None while incomplete."""
+    end = buf.find(b"\r\n", at)
+    if end < 0:
+        if len(buf) - at > _MAX_HEAD:
+            raise ProtocolError("chunk line too long")
+        return None
+    return _text(bytes(buf[at:end])), end + 2
 
 
 def _status_of(head: bytes) -> int:

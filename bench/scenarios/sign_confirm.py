@@ -24,11 +24,12 @@ import base64
 import contextlib
 import json
 import os
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ import trio
 
 from bench.errors import ProtocolError, ScenarioPrepareError
 from bench.http1 import Connection, Response, encode_request
-from bench.loadgen import Recorder
+from bench.loadgen import Recorder, Scheduled, run_schedule
 from bench.scenarios.sign_devices import DeviceFleet
 from bench.scenarios.sign_options import ConfirmSpec
 from bench.scenarios.sign_setup import Account
@@ -131,9 +132,10 @@ async def measure_confirmation(
         say(f"priming: one operation per user at {spec.rate:g}/s")
         primed, prime_s = await _prime(pool, fleet, live, spec)
         await trio.sleep(SETTLE_S)
+        plan = _plan(target, live, spec)
         cpu = _CpuMeter(target)
         gc_before = await _gc_snapshot(pool, live[0])
-        ops, wall0 = await _drive(pool, live, spec)
+        ops, wall0 = await _drive(target, plan, spec)
         deadline = wall0 + spec.duration_s + spec.drain_s
         await _await_devices(fleet, ops, deadline=deadline)
         harness_cpu, server_cpu = cpu.read()  # before the read-back, which is not part of the load
@@ -173,7 +175,7 @@ def _quiet(line: str) -> None:
 
 
 class _Pool:
-    """Keep-alive connections lent out one request at a time (the in-flight cap of the schedule)."""
+    """Keep-alive connections lent out one request at a time, for the reads around the schedule."""
 
     def __init__(self, target: Target, spec: ConfirmSpec) -> None:
         self.target = target
@@ -183,39 +185,17 @@ class _Pool:
         for conn in self._all:
             self._send.send_nowait(conn)
 
-    @property
-    def size(self) -> int:
-        """Number of connections."""
-        return len(self._all)
-
-    @asynccontextmanager
-    async def borrowed(self) -> AsyncIterator[Connection]:
-        """A free connection for many requests in a row (returned on exit)."""
+    async def request(self, method: str, path: str, account: Account) -> Response:
+        """One request on a free connection; raises ``OSError``, ``ProtocolError`` or ``TooSlowError``."""
+        data = encode_request(
+            method, self.target.base_path + path, host=self.target.host_header, headers=account.auth_headers
+        )
         conn = await self._receive.receive()
         try:
-            yield conn
+            with trio.fail_after(self.timeout_s):
+                return await conn.roundtrip(data)
         finally:
             self._send.send_nowait(conn)
-
-    async def request(self, method: str, path: str, account: Account, body: bytes = b"") -> Response:
-        """One request on a free connection; raises ``OSError``, ``ProtocolError`` or ``TooSlowError``."""
-        async with self.borrowed() as conn:
-            return await self.request_on(conn, method, path, account, body)
-
-    async def request_on(
-        self, conn: Connection, method: str, path: str, account: Account, body: bytes = b""
-    ) -> Response:
-        """One request on ``conn``, which the caller borrowed; raises as :meth:`request` does."""
-        headers = account.auth_headers
-        if body:
-            headers = (("Content-Type", "application/json"), *headers)
-        data = encode_request(
-            method, self.target.base_path + path, host=self.target.host_header, body=body, headers=headers
-        )
-        # A bare scope rather than ``fail_after``: the same deadline without a generator per request.
-        with trio.CancelScope(deadline=trio.current_time() + self.timeout_s):
-            return await conn.roundtrip(data)
-        raise trio.TooSlowError
 
     def close(self) -> None:
         for conn in self._all:
@@ -234,33 +214,61 @@ def _operation_body(spec: ConfirmSpec, index: int) -> bytes:
     return _BODY % (index, base64.b64encode(os.urandom(spec.document_bytes)))
 
 
-async def _drive(pool: _Pool, accounts: Sequence[Account], spec: ConfirmSpec) -> tuple[list[_Op], float]:
-    """Create the operations on schedule; returns them and the wall-clock time of the first due time.
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A schedule prepared before it runs: its operations and their encoded ``POST`` requests."""
 
-    One sender per pooled connection takes the next operation in due order, waits for its due time
-    (or sends at once when late, charged from the due time all the same) and posts it: at most
-    ``connections`` POSTs in flight, with no task or channel hand-off per operation.
-    """
-    interval = 1.0 / spec.rate
-    mono0, wall0 = trio.current_time() + 0.05, time.time() + 0.05
-    ops = [
-        _Op(index=k, due=wall0 + k * interval, account=accounts[k % len(accounts)])
-        for k in range(spec.planned_ops)
+    ops: list[_Op]
+    requests: list[Scheduled]
+
+
+def _plan(target: Target, accounts: Sequence[Account], spec: ConfirmSpec) -> _Plan:
+    """Encode every request beforehand, so that the measured window holds only sending them."""
+    path = target.base_path + "/api/v1/operations"
+    ops = [_Op(index=k, due=0.0, account=accounts[k % len(accounts)]) for k in range(spec.planned_ops)]
+    requests = [
+        Scheduled(
+            encode_request(
+                "POST",
+                path,
+                host=target.host_header,
+                body=_operation_body(spec, op.index),
+                headers=(("Content-Type", "application/json"), *op.account.auth_headers),
+            )
+        )
+        for op in ops
     ]
-    queue = iter(ops)  # shared by the senders: each operation is taken once, in due order
+    return _Plan(ops, requests)
 
-    async def sender() -> None:
-        async with pool.borrowed() as conn:
-            for op in queue:
-                due = mono0 + op.index * interval
-                if due > trio.current_time():
-                    await trio.sleep_until(due)
-                await _create(pool, conn, op, _operation_body(spec, op.index))
 
-    async with trio.open_nursery() as nursery:
-        for _ in range(min(pool.size, len(ops))):
-            nursery.start_soon(sender)
-    return ops, wall0
+async def _drive(target: Target, plan: _Plan, spec: ConfirmSpec) -> tuple[list[_Op], float]:
+    """Create the planned operations on schedule; returns them and the wall-clock time of the first due.
+
+    The requests go out from a worker thread (``run_schedule``: at most ``connections`` in flight,
+    a late one charged from its due time); this task only waits for it, so the devices' tasks keep
+    the trio loop to themselves.
+    """
+    stop = threading.Event()
+    try:
+        wall0 = await trio.to_thread.run_sync(
+            partial(
+                run_schedule,
+                target.address,
+                target.family,
+                plan.requests,
+                rate=spec.rate,
+                connections=spec.connections,
+                timeout_s=spec.timeout_s,
+                stop=stop,
+            ),
+            abandon_on_cancel=True,
+        )
+    finally:
+        stop.set()  # a cancelled run leaves its thread, which ends at its next look at the flag
+    for op, sent in zip(plan.ops, plan.requests, strict=True):
+        op.due = sent.due
+        _record(op, sent)
+    return plan.ops, wall0
 
 
 async def _prime(
@@ -284,7 +292,7 @@ async def _prime(
         timeout_s=spec.timeout_s,
         document_bytes=spec.document_bytes,
     )
-    ops, wall0 = await _drive(pool, accounts, prime)
+    ops, wall0 = await _drive(pool.target, _plan(pool.target, accounts, prime), prime)
     created = [op.op_id for op in ops if op.op_id is not None]
     await fleet.wait_answered(created, timeout_s=wall0 + prime.duration_s + prime.drain_s - time.time())
     await trio.sleep(0.2)  # accepted → signed and stored
@@ -292,18 +300,19 @@ async def _prime(
     return answered, time.monotonic() - started
 
 
-async def _create(pool: _Pool, conn: Connection, op: _Op, body: bytes) -> None:
-    try:
-        response = await pool.request_on(conn, "POST", "/api/v1/operations", op.account, body)
-    except (OSError, ProtocolError, trio.TooSlowError) as exc:
-        op.error = "timeout" if isinstance(exc, trio.TooSlowError) else type(exc).__name__
+def _record(op: _Op, sent: Scheduled) -> None:
+    """Note what the ``POST`` of ``op`` gave: its id and creation time, or an error."""
+    if sent.error is not None:
+        op.error = sent.error
         return
-    op.answered = time.time()
-    if response.status != 202:
-        op.error = f"http_{response.status}"
+    if sent.response is None:
+        return  # never sent: the schedule was stopped
+    op.answered = sent.answered
+    if sent.response.status != 202:
+        op.error = f"http_{sent.response.status}"
         return
     try:
-        view = json.loads(response.body)
+        view = json.loads(sent.response.body)
         op.op_id = str(view["id"])
         op.created = datetime.fromisoformat(view["created_at"]).timestamp()
     except (ValueError, KeyError, TypeError):

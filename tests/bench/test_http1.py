@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from bench.errors import ProtocolError
-from bench.http1 import Connection, encode_request
+from bench.http1 import Connection, encode_request, parse_response
 from bench.target import parse_target
 from tests.bench.conftest import RawHandler, read_request
 
@@ -128,3 +128,21 @@ async def test_an_idle_connection_closed_by_the_server_is_replaced(raw_server: S
     await trio.sleep(0.05)  # let the FIN arrive
     assert (await conn.roundtrip(request)).body == b"ok"  # reconnected instead of failing
     conn.close()
+
+
+def test_a_response_is_taken_whole_whatever_the_pieces() -> None:
+    answer = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n"
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    buf = bytearray()
+    parsed = []
+    for byte in answer:  # one byte at a time: every partial state says "not yet" and keeps the bytes
+        buf.append(byte)
+        if (response := parse_response(buf)) is not None:
+            parsed.append(response)
+    assert [(r.status, r.body, keep) for r, keep in parsed] == [(200, b"abcde", True), (202, b"{}", False)]
+    assert buf == b""
+    with pytest.raises(ProtocolError):
+        parse_response(bytearray(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n"))

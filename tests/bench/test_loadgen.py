@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 
 import pytest
 import trio
 
 from bench.client import BenchClient
-from bench.http1 import Connection
-from bench.loadgen import LoadSpec, Recorder, run_load
+from bench.http1 import Connection, encode_request
+from bench.loadgen import LoadSpec, Recorder, Scheduled, run_load, run_schedule
 from bench.scenario import Request
 from bench.scenarios.floor import floor_phases
 from bench.server import free_port
@@ -146,3 +148,48 @@ def test_invalid_specs_are_refused(kwargs: dict[str, float]) -> None:
     args = {"concurrency": 1, "duration_s": 1.0, "max_requests": 1, **kwargs}
     with pytest.raises(ValueError, match="positive"):
         LoadSpec(**args)  # type: ignore[arg-type]
+
+
+async def _schedule(
+    url: str, count: int, *, rate: float, connections: int, timeout_s: float = 5.0
+) -> list[Scheduled]:
+    target = parse_target(url)
+    data = encode_request("GET", "/", host=target.host_header)
+    requests = [Scheduled(data) for _ in range(count)]
+    run = partial(
+        run_schedule,
+        target.address,
+        target.family,
+        requests,
+        rate=rate,
+        connections=connections,
+        timeout_s=timeout_s,
+    )
+    await trio.to_thread.run_sync(run)
+    return requests
+
+
+async def test_a_schedule_sends_on_time_and_keeps_the_answers(trivial_url: str) -> None:
+    requests = await _schedule(trivial_url, 40, rate=400.0, connections=4)
+    assert all(item.error is None and item.response is not None for item in requests)
+    assert all(item.response is not None and item.response.status == 200 for item in requests)
+    gaps = {round(b.due - a.due, 6) for a, b in itertools.pairwise(requests)}
+    assert gaps == {0.0025}
+    late = [item.answered - item.due for item in requests if item.answered is not None]
+    assert min(late) > 0.0
+    assert sorted(late)[len(late) // 2] < 0.05
+
+
+async def test_a_schedule_charges_queueing_and_counts_errors(raw_server: Start) -> None:
+    slow = await raw_server(_slow_server(0.05))
+    requests = await _schedule(slow, 8, rate=100.0, connections=1)
+    last = requests[-1]
+    assert last.answered is not None
+    assert last.answered - last.due > 0.25  # 8 x 50 ms of service, due 10 ms apart
+
+    silent = await raw_server(_slow_server(60))
+    requests = await _schedule(silent, 3, rate=100.0, connections=2, timeout_s=0.1)
+    assert [item.error for item in requests] == ["timeout"] * 3
+
+    refused = await _schedule(f"http://127.0.0.1:{free_port()}", 2, rate=100.0, connections=1)
+    assert [item.error for item in refused] == ["ConnectionRefusedError"] * 2

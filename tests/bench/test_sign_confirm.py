@@ -66,14 +66,13 @@ def _server(*, delay_s: float, seen: list[tuple[float, str]], in_flight: list[in
     return handler
 
 
-async def test_the_schedule_is_open_loop_with_one_sender_per_connection(raw_server: Start) -> None:
+async def test_each_operation_is_sent_at_its_due_time_round_robin_over_users(raw_server: Start) -> None:
     seen: list[tuple[float, str]] = []
     in_flight = [0, 0]
     url = await raw_server(_server(delay_s=0.0, seen=seen, in_flight=in_flight))
     spec = ConfirmSpec(rate=200.0, duration_s=0.1, connections=4, document_bytes=16, warmup_s=0.0)
-    pool = sign_confirm._Pool(parse_target(url), spec)
-    ops, wall0 = await sign_confirm._drive(pool, _accounts(3), spec)
-    pool.close()
+    target = parse_target(url)
+    ops, wall0 = await sign_confirm._drive(target, sign_confirm._plan(target, _accounts(3), spec), spec)
     assert [op.index for op in ops] == list(range(20))
     assert all(op.op_id is not None and op.error is None for op in ops)
     assert [op.account.token for op in ops[:4]] == ["token-0", "token-1", "token-2", "token-0"]
@@ -84,16 +83,15 @@ async def test_the_schedule_is_open_loop_with_one_sender_per_connection(raw_serv
     assert {token for _, token in seen} == {"token-0", "token-1", "token-2"}
 
 
-async def test_a_slow_server_keeps_at_most_one_request_per_connection_and_is_charged(
+async def test_a_slow_server_gets_at_most_one_request_per_connection_and_is_charged(
     raw_server: Start,
 ) -> None:
     seen: list[tuple[float, str]] = []
     in_flight = [0, 0]
     url = await raw_server(_server(delay_s=0.03, seen=seen, in_flight=in_flight))
     spec = ConfirmSpec(rate=400.0, duration_s=0.05, connections=2, document_bytes=16, warmup_s=0.0)
-    pool = sign_confirm._Pool(parse_target(url), spec)
-    ops, _ = await sign_confirm._drive(pool, _accounts(2), spec)
-    pool.close()
+    target = parse_target(url)
+    ops, _ = await sign_confirm._drive(target, sign_confirm._plan(target, _accounts(2), spec), spec)
     assert len(ops) == 20
     assert all(op.op_id is not None for op in ops)
     assert in_flight[1] == 2
