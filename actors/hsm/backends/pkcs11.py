@@ -356,17 +356,19 @@ class Pkcs11Session:
     def sign_digests(self, key: KeyRef, digests: Sequence[bytes]) -> list[bytes]:
         """Sign each digest on the token with the raw mechanism of the key's type."""
 
-        def sign(token_key: _TokenKey) -> list[bytes]:
+        def sign(token_key: _TokenKey) -> tuple[_TokenKey, list[bytes]]:
             mechanism = _SIGN_MECHANISMS[KeyAlgorithm(token_key.info.algorithm)]
             if mechanism is Mechanism.GOSTR3410 and any(len(digest) != 32 for digest in digests):
                 raise HsmRequestError("a GOST-256 digest is 32 bytes")
             sign = token_key.private.sign
-            signatures = [self._corrupt(bytes(sign(digest, mechanism=mechanism))) for digest in digests]
-            if not self._backend.self_check:
-                return signatures
-            return checked(token_key.check, digests, signatures, token_key.info.key_id)
+            return token_key, [self._corrupt(bytes(sign(digest, mechanism=mechanism))) for digest in digests]
 
-        return self._with_key(key, sign)
+        token_key, signatures = self._with_key(key, sign)
+        if not self._backend.self_check:
+            return signatures
+        # The check is software only: it runs after the module lock is released, so the other
+        # slots of the unit use the token meanwhile.
+        return checked(token_key.check, digests, signatures, token_key.info.key_id)
 
     def public_key(self, key: KeyRef) -> KeyInfo:
         """The key's public half, read from its public object on the token."""
