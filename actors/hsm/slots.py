@@ -129,13 +129,12 @@ class Inbox:
 
     def get(self) -> Any:
         """The oldest item, sleeping while there is none (worker thread only)."""
-        while True:
-            try:
-                return self._items.popleft()
-            except IndexError:
-                # Consumes every wake-up posted so far: items appended before their write are
-                # taken by the loop; one appended after our popleft makes this read return.
-                os.eventfd_read(self._fd)
+        items = self._items
+        while not items:  # one consumer: what it saw queued is still there to pop
+            # Consumes every wake-up posted so far: items appended before their write are taken
+            # without sleeping; one appended after the check above makes this read return.
+            os.eventfd_read(self._fd)
+        return items.popleft()
 
     def empty(self) -> bool:
         """True when nothing is queued."""
