@@ -118,6 +118,7 @@ async def measure_confirmation(
     async with trio.open_nursery() as nursery:
         devices = [a.device for a in accounts if a.device is not None]
         connect_s = await fleet.connect_all(nursery, devices)
+        await nursery.start(fleet.serve)
         # Operations go only to users whose device listens: the others' could never finish.
         live = [a for a in accounts if a.device is not None and a.device.device_id in fleet.listening]
         if not live:

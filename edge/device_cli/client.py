@@ -131,12 +131,20 @@ class DeviceClient:
 
     async def send(self, message: dict[str, Any] | str) -> None:
         """Send a JSON object (or raw text)."""
-        text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
-        await self.ws.send_message(text)
+        await self.ws.send_message(self.encode(message))
 
     async def receive_raw(self) -> dict[str, Any]:
         """The next message, whatever it is; ``ConnectionClosed`` when the server closed."""
-        data = await self.ws.get_message()
+        return self.parse(await self.ws.get_message())
+
+    @staticmethod
+    def encode(message: dict[str, Any] | str) -> str:
+        """A message as the text sent (compact JSON; text is sent as it is)."""
+        return message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+
+    @staticmethod
+    def parse(data: str | bytes) -> dict[str, Any]:
+        """A received text as a protocol message, a JSON object with a ``type`` (``ValueError``: no JSON)."""
         message = json.loads(data)
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             raise DeviceProtocolError("the server sent something that is not a protocol message")

@@ -23,6 +23,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import select
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -63,7 +64,9 @@ class WebSocket:
     """One open client connection; use :func:`open_websocket` to make one.
 
     One task receives at a time; sends may come from any task (a lock orders them only when the
-    socket buffer is full).
+    socket buffer is full). The synchronous methods (:meth:`read_available`, :meth:`next_message`,
+    :meth:`send_blocking`) let a thread outside trio drive the connection (``bench`` runs a
+    thousand devices from one ``epoll`` loop); while it does, no trio task may use the connection.
     """
 
     def __init__(self, sock: trio.socket.SocketType, raw: socket.socket, *, max_message_bytes: int) -> None:
@@ -74,22 +77,19 @@ class WebSocket:
         self._parts: list[bytes] = []
         self._opcode: int | None = None  # of the message being reassembled
         self._send_lock = trio.Lock()
+        self._backlog = bytearray()  # control frames the socket could not take at once
         self.closed: CloseReason | None = None
         """Why the connection ended, once it has."""
+
+    def fileno(self) -> int:
+        """The socket's descriptor."""
+        return self._raw.fileno()
 
     # -- sending -----------------------------------------------------------------------------------
 
     async def send_message(self, message: str | bytes) -> None:
         """Send one text (``str``) or binary (``bytes``) message; ``ConnectionClosed`` once closed."""
-        if self.closed is not None:
-            raise ConnectionClosed(self.closed)
-        if isinstance(message, str):
-            await self._send_frame(OP_TEXT, message.encode())
-        else:
-            await self._send_frame(OP_BINARY, message)
-
-    async def _send_frame(self, opcode: int, payload: bytes) -> None:
-        data = encode_frame(opcode, payload)
+        data = self._frame_of(message)
         try:
             self._send_lock.acquire_nowait()
         except trio.WouldBlock:
@@ -101,6 +101,32 @@ class WebSocket:
         finally:
             self._send_lock.release()
 
+    def send_blocking(self, message: str | bytes, *, timeout_s: float = 10.0) -> None:
+        """Send one message from a thread that is not trio's (waits in ``select`` while it is full)."""
+        data = self._frame_of(message)
+        try:
+            while data:
+                try:
+                    data = data[self._raw.send(data) :]
+                except BlockingIOError:
+                    if not select.select([], [self._raw], [], timeout_s)[1]:
+                        raise TimeoutError("the server does not read") from None
+        except OSError:
+            raise ConnectionClosed(self._abort(ABNORMAL, "the connection broke while sending")) from None
+
+    def _frame_of(self, message: str | bytes) -> bytes:
+        """The frame of ``message``, after any control frame still waiting to be written."""
+        if self.closed is not None:
+            raise ConnectionClosed(self.closed)
+        frame = (
+            encode_frame(OP_TEXT, message.encode())
+            if isinstance(message, str)
+            else (encode_frame(OP_BINARY, message))
+        )
+        if self._backlog:
+            frame, self._backlog = bytes(self._backlog) + frame, bytearray()
+        return frame
+
     async def _send_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -110,6 +136,19 @@ class WebSocket:
                 await trio.lowlevel.wait_writable(self._raw)
                 continue
             view = view[sent:]
+            if not view and self._backlog:  # a pong queued while this frame was being written
+                view, self._backlog = memoryview(bytes(self._backlog)), bytearray()
+
+    def _send_control(self, frame: bytes) -> None:
+        """Write a control frame now if the socket takes it, else queue it behind the frame being sent."""
+        if self._send_lock.locked() or self._backlog:
+            self._backlog += frame
+            return
+        try:
+            sent = self._raw.send(frame)
+        except BlockingIOError:
+            sent = 0
+        self._backlog += frame[sent:]
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -119,20 +158,40 @@ class WebSocket:
         ``ConnectionClosed`` when the server closed (its code and reason), the connection broke
         (1006), or this side closed on a malformed frame.
         """
-        while True:
-            if self.closed is not None:
-                raise ConnectionClosed(self.closed)
+        while (message := self.next_message()) is None:
             try:
+                await trio.lowlevel.wait_readable(self._raw)
+            except trio.ClosedResourceError:  # closed by another task
+                raise ConnectionClosed(self.closed or self._abort(ABNORMAL, "closed")) from None
+            self.read_available()
+        return message
+
+    def next_message(self) -> str | bytes | None:
+        """The next message already received, or None; answers pings and raises as :meth:`get_message`."""
+        if self.closed is not None:
+            raise ConnectionClosed(self.closed)
+        try:
+            while True:
                 message = self._next_message()
-                if message is not None:
+                if message is not None or not self._pending_control():
                     return message
-                if await self._pending_control():
-                    continue
-                await self._recv_more()
-            except _Protocol as exc:
-                raise ConnectionClosed(
-                    self._finish(exc.code, str(exc), answer=encode_close(exc.code, str(exc)))
-                ) from None
+        except _Protocol as exc:
+            reason = self._finish(exc.code, str(exc), answer=encode_close(exc.code, str(exc)))
+            raise ConnectionClosed(reason) from None
+        except OSError:
+            raise ConnectionClosed(self._abort(ABNORMAL, "the connection broke while sending")) from None
+
+    def read_available(self) -> None:
+        """Take what the socket holds now (one ``recv``); ``ConnectionClosed`` (1006) at its end."""
+        try:
+            chunk = self._raw.recv(_RECV_SIZE)
+        except BlockingIOError:
+            return  # woken without data
+        except OSError:
+            chunk = b""  # reset
+        if not chunk:
+            raise ConnectionClosed(self.closed or self._abort(ABNORMAL, "the connection ended"))
+        self._buf += chunk
 
     def _next_message(self) -> str | bytes | None:
         """Consume buffered data frames up to a complete message; stop at a control frame."""
@@ -162,7 +221,7 @@ class WebSocket:
                     raise _Protocol(INVALID_DATA, "text message is not UTF-8") from None
         return None
 
-    async def _pending_control(self) -> bool:
+    def _pending_control(self) -> bool:
         """Handle a control frame at the head of the buffer; False when there is none."""
         frame = parse_frame(self._buf, self._max)
         if frame is None:
@@ -170,24 +229,12 @@ class WebSocket:
         _, opcode, payload, size = frame
         del self._buf[:size]
         if opcode == OP_PING:
-            await self._send_frame(OP_PONG, payload)
+            self._send_control(encode_frame(OP_PONG, payload))
         elif opcode == OP_CLOSE:
             code, reason = parse_close(payload)
             echo = encode_close(code, "") if code != NO_STATUS else b""
             raise ConnectionClosed(self._finish(code, reason, answer=echo))
         return True  # pongs need nothing
-
-    async def _recv_more(self) -> None:
-        try:
-            await trio.lowlevel.wait_readable(self._raw)
-            chunk = self._raw.recv(_RECV_SIZE)
-        except BlockingIOError:
-            return  # woken without data: wait again
-        except (OSError, trio.ClosedResourceError):
-            chunk = b""  # reset, or closed by another task
-        if not chunk:
-            raise ConnectionClosed(self.closed or self._abort(ABNORMAL, "the connection ended"))
-        self._buf += chunk
 
     # -- closing -----------------------------------------------------------------------------------
 
@@ -223,18 +270,26 @@ class WebSocket:
             raise EOFError
         self._buf += chunk
 
+    def _end_tcp(self) -> None:
+        """Close the socket; from a thread outside trio only shut it down (trio closes it at exit)."""
+        if trio.lowlevel.in_trio_run():
+            self._sock.close()
+        else:  # trio must hear of a closing descriptor from its own thread: aclose does it later
+            with contextlib.suppress(OSError):
+                self._raw.shutdown(socket.SHUT_RDWR)
+
     def _finish(self, code: int, reason: str | None, *, answer: bytes) -> CloseReason:
         """Send the close frame ``answer`` (best effort), end TCP; returns the reason to raise."""
         self.closed = CloseReason(code, reason)
         with contextlib.suppress(OSError):  # the peer is gone or its buffer is full: closed anyway
             self._raw.send(encode_frame(OP_CLOSE, answer))
-        self._sock.close()
+        self._end_tcp()
         return self.closed
 
     def _abort(self, code: int, reason: str) -> CloseReason:
         """End TCP without a closing handshake; returns the reason to raise."""
         self.closed = CloseReason(code, reason)
-        self._sock.close()
+        self._end_tcp()
         return self.closed
 
 
