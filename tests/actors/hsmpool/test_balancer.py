@@ -102,6 +102,26 @@ async def test_concurrent_requests_are_spread_over_the_healthy_units(
     assert min(per_unit) > 1600 * 0.2, per_unit
 
 
+async def test_a_key_signs_in_one_unit_while_the_units_are_equally_loaded(
+    pool: OpenPool, fast_hsm: MakeSettings
+) -> None:
+    # Ties go to the key's home unit: a soft key is opened in one unit's key cache, not in both.
+    async with pool(fast_hsm()) as hsm:
+        algorithm = KeyAlgorithm.GOST3410_2012_256
+        keys = [(await hsm.generate_key(algorithm, PARAMSET.name)).key for _ in range(16)]
+        homes: set[int] = set()
+        for key in keys:
+            before = [unit.metrics["items"].get("sign", 0) for unit in hsm.units()]
+            for _ in range(10):  # one at a time: every pick is a tie
+                await hsm.sign_digest(key, os.urandom(32))
+            await hsm.sign_digests(key, [os.urandom(32) for _ in range(3)])
+            after = [unit.metrics["items"].get("sign", 0) for unit in hsm.units()]
+            used = [index for index, (b, a) in enumerate(zip(before, after, strict=True)) if a > b]
+            assert len(used) == 1, (before, after)
+            homes.add(used[0])
+    assert homes == {0, 1}  # 16 keys: both units are some key's home (p of failing: 2^-15)
+
+
 async def test_a_burst_of_single_signatures_joins_one_frame_until_a_unit_is_well_ahead(
     pool: OpenPool, fast_hsm: MakeSettings
 ) -> None:
