@@ -270,11 +270,22 @@ def run_schedule(
     as a connection is free when all ``connections`` are busy, and its ``due`` stays the time it
     was due. ``stop`` ends the loop early (requests not yet sent keep ``answered`` unset).
     """
-    schedule = _Schedule(address, family, connections, timeout_s)
+    epoll = select.epoll()
+    schedule = Schedule(
+        epoll, address, family, requests, rate=rate, connections=connections, timeout_s=timeout_s
+    )
+    stop = stop or threading.Event()
     try:
-        return schedule.run(requests, rate, stop or threading.Event())
+        wall0 = schedule.start()
+        now = time.monotonic()
+        while (wake := schedule.step(now)) is not None and not stop.is_set():
+            for fd, _ in epoll.poll(max(0.0, min(wake, now + _POLL_CAP_S) - now)):
+                schedule.readable(fd)
+            now = time.monotonic()
+        return wall0
     finally:
         schedule.close()
+        epoll.close()
 
 
 class _Wire:
@@ -296,45 +307,71 @@ class _Wire:
         return sock
 
 
-class _Schedule:
-    """The state of :func:`run_schedule`: free connections in a queue, busy ones by descriptor."""
+class Schedule:
+    """A timed schedule as a part of someone's ``epoll`` loop (:func:`run_schedule` is the simplest).
 
-    def __init__(self, address: tuple[str, int], family: int, connections: int, timeout_s: float) -> None:
-        self._epoll = select.epoll()
+    The loop calls :meth:`start` once, then :meth:`step` whenever it wakes (it answers when to wake
+    next, ``None`` once every request is done) and :meth:`readable` for each ready descriptor the
+    schedule :meth:`owns`. The connections open (blocking) on construction and register themselves
+    with ``epoll``; :meth:`close` takes them out.
+    """
+
+    def __init__(
+        self,
+        epoll: select.epoll,
+        address: tuple[str, int],
+        family: int,
+        requests: Sequence[Scheduled],
+        *,
+        rate: float,
+        connections: int,
+        timeout_s: float,
+    ) -> None:
+        self._epoll = epoll
+        self._requests = requests
+        self._interval = 1.0 / rate
         self._timeout_s = timeout_s
         self._wires = [_Wire(address, family, timeout_s) for _ in range(connections)]
         self._by_fd: dict[int, _Wire] = {}
         self._idle = deque(self._wires)
         self._busy: dict[int, _Wire] = {}
+        self._sent = 0
+        self._mono0 = 0.0
         for wire in self._wires:
             with contextlib.suppress(OSError):  # a refused connection shows up as each request's error
                 self._open(wire)
 
-    def run(self, requests: Sequence[Scheduled], rate: float, stop: threading.Event) -> float:
-        interval = 1.0 / rate
-        mono0, wall0 = time.monotonic() + 0.05, time.time() + 0.05
-        for k, item in enumerate(requests):
-            item.due = wall0 + k * interval
-        sent = 0
-        while (sent < len(requests) or self._busy) and not stop.is_set():
-            now = time.monotonic()
-            while sent < len(requests) and self._idle and mono0 + sent * interval <= now:
-                self._send(self._idle.popleft(), requests[sent], now)
-                sent += 1
-            wake = now + _POLL_CAP_S
-            if sent < len(requests) and self._idle:
-                wake = min(wake, mono0 + sent * interval)
-            if self._busy:
-                wake = min(wake, next(iter(self._busy.values())).deadline)
-            for fd, _ in self._epoll.poll(max(0.0, wake - now)):
-                self._readable(fd)
-            self._expire(time.monotonic())
+    def start(self) -> float:
+        """Fix the due times (the first 50 ms from now); returns the first one (wall clock)."""
+        self._mono0, wall0 = time.monotonic() + 0.05, time.time() + 0.05
+        for k, item in enumerate(self._requests):
+            item.due = wall0 + k * self._interval
         return wall0
 
+    def step(self, now: float) -> float | None:
+        """Send what is due, fail what timed out; the monotonic time to wake at, None when done."""
+        self._expire(now)
+        requests, interval = self._requests, self._interval
+        while self._sent < len(requests) and self._idle and self._mono0 + self._sent * interval <= now:
+            self._send(self._idle.popleft(), requests[self._sent], now)
+            self._sent += 1
+        if self._sent >= len(requests) and not self._busy:
+            return None
+        wake = now + self._timeout_s
+        if self._sent < len(requests) and self._idle:
+            wake = min(wake, self._mono0 + self._sent * interval)
+        if self._busy:
+            wake = min(wake, next(iter(self._busy.values())).deadline)
+        return wake
+
+    def owns(self, fd: int) -> bool:
+        """Whether ``fd`` is one of the schedule's connections."""
+        return fd in self._by_fd
+
     def close(self) -> None:
+        """Close every connection (and take it out of ``epoll``)."""
         for wire in self._wires:
             self._drop(wire)
-        self._epoll.close()
 
     def _open(self, wire: _Wire) -> None:
         sock = wire.connect()
@@ -367,7 +404,8 @@ class _Schedule:
         # Sent in due order with one timeout, so the first busy connection has the nearest deadline.
         self._busy[wire.sock.fileno()] = wire
 
-    def _readable(self, fd: int) -> None:
+    def readable(self, fd: int) -> None:
+        """Read from a connection ``epoll`` reported ready."""
         wire = self._by_fd.get(fd)
         if wire is None or wire.sock is None:
             return

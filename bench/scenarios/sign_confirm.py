@@ -24,6 +24,7 @@ import base64
 import contextlib
 import json
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ import trio
 
 from bench.errors import ProtocolError, ScenarioPrepareError
 from bench.http1 import Connection, Response, encode_request
-from bench.loadgen import Recorder, Scheduled, run_schedule
+from bench.loadgen import Recorder, Schedule, Scheduled, run_schedule
 from bench.scenarios.sign_devices import DeviceFleet
 from bench.scenarios.sign_options import ConfirmSpec
 from bench.scenarios.sign_setup import Account
@@ -136,7 +137,7 @@ async def measure_confirmation(
         plan = _plan(target, live, spec)
         cpu = _CpuMeter(target)
         gc_before = await _gc_snapshot(pool, live[0])
-        ops, wall0 = await _drive(target, plan, spec)
+        ops, wall0 = await _drive(target, plan, spec, fleet)
         deadline = wall0 + spec.duration_s + spec.drain_s
         await _await_devices(fleet, ops, deadline=deadline)
         harness_cpu, server_cpu = cpu.read()  # before the read-back, which is not part of the load
@@ -242,30 +243,47 @@ def _plan(target: Target, accounts: Sequence[Account], spec: ConfirmSpec) -> _Pl
     return _Plan(ops, requests)
 
 
-async def _drive(target: Target, plan: _Plan, spec: ConfirmSpec) -> tuple[list[_Op], float]:
+async def _drive(
+    target: Target, plan: _Plan, spec: ConfirmSpec, fleet: DeviceFleet | None = None
+) -> tuple[list[_Op], float]:
     """Create the planned operations on schedule; returns them and the wall-clock time of the first due.
 
-    The requests go out from a worker thread (``run_schedule``: at most ``connections`` in flight,
-    a late one charged from its due time); this task only waits for it, so the devices' tasks keep
-    the trio loop to themselves.
+    The requests go out open loop (``bench.loadgen.Schedule``: at most ``connections`` in flight, a
+    late one charged from its due time) from the fleet's serving thread when it serves, so that one
+    wake-up there can take both the ``202`` and the push to the device; else from a worker thread.
     """
-    stop = threading.Event()
-    try:
-        wall0 = await trio.to_thread.run_sync(
-            partial(
-                run_schedule,
-                target.address,
-                target.family,
-                plan.requests,
-                rate=spec.rate,
-                connections=spec.connections,
-                timeout_s=spec.timeout_s,
-                stop=stop,
-            ),
-            abandon_on_cancel=True,
+
+    def make(epoll: select.epoll) -> Schedule:
+        return Schedule(
+            epoll,
+            target.address,
+            target.family,
+            plan.requests,
+            rate=spec.rate,
+            connections=spec.connections,
+            timeout_s=spec.timeout_s,
         )
-    finally:
-        stop.set()  # a cancelled run leaves its thread, which ends at its next look at the flag
+
+    if fleet is not None and fleet.serving:
+        wall0 = await fleet.run_schedule(make)
+    else:
+        stop = threading.Event()
+        try:
+            wall0 = await trio.to_thread.run_sync(
+                partial(
+                    run_schedule,
+                    target.address,
+                    target.family,
+                    plan.requests,
+                    rate=spec.rate,
+                    connections=spec.connections,
+                    timeout_s=spec.timeout_s,
+                    stop=stop,
+                ),
+                abandon_on_cancel=True,
+            )
+        finally:
+            stop.set()  # a cancelled run leaves its thread, which ends at its next look at the flag
     for op, sent in zip(plan.ops, plan.requests, strict=True):
         op.due = sent.due
         _record(op, sent)
@@ -293,7 +311,7 @@ async def _prime(
         timeout_s=spec.timeout_s,
         document_bytes=spec.document_bytes,
     )
-    ops, wall0 = await _drive(pool.target, _plan(pool.target, accounts, prime), prime)
+    ops, wall0 = await _drive(pool.target, _plan(pool.target, accounts, prime), prime, fleet)
     created = [op.op_id for op in ops if op.op_id is not None]
     await fleet.wait_answered(created, timeout_s=wall0 + prime.duration_s + prime.drain_s - time.time())
     await trio.sleep(0.2)  # accepted → signed and stored

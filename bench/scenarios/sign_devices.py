@@ -22,17 +22,21 @@ the server's authentication timeout at once.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import trio
 
 from actors.sessions.protocol import Decision
+from bench.loadgen import Schedule
 from edge.device_cli.client import ConnectionClosed, DeviceClient, DeviceProtocolError, ShownOperation
 from edge.device_cli.state import DeviceState
 from edge.device_cli.websocket import WebSocket
@@ -65,8 +69,39 @@ class DeviceFleet:
         self.connect_failures: Counter[str] = Counter()
         """Devices that could not connect or authenticate, by error type."""
         self._threaded: list[DeviceClient] = []  # connected, waiting for ``serve``
+        self._loop: _ServeLoop | None = None  # while ``serve`` runs
         self._serving = False
         self._released = trio.Event()  # the serving thread is done with the sockets
+
+    @property
+    def serving(self) -> bool:
+        """Whether the serving thread runs (and takes schedules: :meth:`run_schedule`)."""
+        return self._loop is not None and not self._loop.done.is_set()
+
+    async def run_schedule(self, make: Callable[[select.epoll], Schedule]) -> float:
+        """Run the schedule ``make`` builds in the serving thread's loop, beside the devices.
+
+        One loop for both halves of an operation means one wake-up where the ``202`` and the push
+        arrive together. Returns the schedule's first due time (wall clock).
+        """
+        loop = self._loop
+        if loop is None or loop.done.is_set():
+            raise RuntimeError("the fleet is not serving")
+        token = trio.lowlevel.current_trio_token()
+        finished = trio.Event()
+        outcome: list[float | Exception] = []
+
+        def done(result: float | Exception) -> None:  # in the serving thread
+            outcome.append(result)
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(finished.set)
+
+        loop.submit(_Job(make, done))
+        await finished.wait()
+        [result] = outcome
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     async def wait_answered(self, op_ids: Iterable[str], *, timeout_s: float) -> bool:
         """Wait until every operation in ``op_ids`` had its outcome; False if ``timeout_s`` ran out."""
@@ -102,7 +137,7 @@ class DeviceFleet:
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve the devices connected so far from one thread, until cancelled."""
-        loop = _ServeLoop(self, self._threaded)
+        loop = self._loop = _ServeLoop(self, self._threaded)
         self._serving = True
         task_status.started()
         try:
@@ -168,8 +203,20 @@ class DeviceFleet:
         self.listening.discard(client.state.device_id)
 
 
+@dataclass(slots=True)
+class _Job:
+    """A schedule handed to the serving thread."""
+
+    make: Callable[[select.epoll], Schedule]
+    """Builds it (in the thread, on the thread's ``epoll``)."""
+    done: Callable[[float | Exception], None]
+    """Called in the thread with the first due time, or the error that stopped it."""
+    schedule: Schedule | None = None
+    wall0: float = 0.0
+
+
 class _ServeLoop:
-    """The serving thread: one level-triggered ``epoll`` over the devices' sockets."""
+    """The serving thread: one level-triggered ``epoll`` over the devices' sockets and a schedule's."""
 
     def __init__(self, fleet: DeviceFleet, clients: Sequence[DeviceClient]) -> None:
         self.fleet = fleet
@@ -181,21 +228,75 @@ class _ServeLoop:
         for client in clients:
             assert isinstance(client.ws, WebSocket)
             self._clients[client.ws.fileno()] = (client, client.ws)
+        self._jobs: deque[_Job] = deque()
+        self._job: _Job | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+
+    def submit(self, job: _Job) -> None:
+        """Queue ``job`` (from any thread); it starts when the running one is done."""
+        self._jobs.append(job)
+        os.write(self._wake_w, b"j")
 
     def run(self) -> None:
-        """Serve until every device is gone or :attr:`stop` is set."""
+        """Serve until :attr:`stop` is set."""
         epoll = select.epoll()
         try:
+            epoll.register(self._wake_r, select.EPOLLIN)
             for fd in self._clients:
                 epoll.register(fd, select.EPOLLIN)
             for fd in list(self._clients):  # messages that came with the handshake
                 self._serve(epoll, fd, read=False)
-            while self._clients and not self.stop.is_set():
-                for fd, _ in epoll.poll(_LOOP_POLL_S):
-                    self._serve(epoll, fd)
+            while not self.stop.is_set():
+                for fd, _ in epoll.poll(self._timeout(epoll)):
+                    if fd == self._wake_r:
+                        os.read(self._wake_r, 4096)
+                        self._next_job(epoll)
+                    elif self._job is not None and self._job.schedule and self._job.schedule.owns(fd):
+                        self._job.schedule.readable(fd)
+                    elif fd in self._clients:
+                        self._serve(epoll, fd)
         finally:
+            self._abandon_jobs()
             epoll.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
             self.done.set()
+
+    def _timeout(self, epoll: select.epoll) -> float:
+        """Step the running schedule; seconds until it (or the stop flag) wants a look."""
+        while (job := self._job) is not None and (schedule := job.schedule) is not None:
+            now = time.monotonic()
+            wake = schedule.step(now)
+            if wake is not None:
+                return max(0.0, min(wake - now, _LOOP_POLL_S))
+            schedule.close()
+            self._job = None
+            job.done(job.wall0)
+            self._next_job(epoll)
+        return _LOOP_POLL_S
+
+    def _next_job(self, epoll: select.epoll) -> None:
+        """Start the next queued schedule unless one runs."""
+        if self._job is not None or not self._jobs:
+            return
+        job = self._jobs.popleft()
+        try:
+            job.schedule = job.make(epoll)
+            job.wall0 = job.schedule.start()
+        except Exception as exc:  # handed to the waiting task
+            job.done(exc)
+            return
+        self._job = job
+
+    def _abandon_jobs(self) -> None:
+        """Tell whoever waits for a schedule that it will not finish."""
+        if self._job is not None and self._job.schedule is not None:
+            self._job.schedule.close()
+        for job in [*([self._job] if self._job else []), *self._jobs]:
+            job.done(RuntimeError("the fleet stopped serving"))
+        self._job = None
+        self._jobs.clear()
 
     def _serve(self, epoll: select.epoll, fd: int, *, read: bool = True) -> None:
         """Read what one socket holds and answer every whole message in it."""
