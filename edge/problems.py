@@ -136,6 +136,7 @@ def register_problem_handlers(app: Quart) -> None:
     app.register_error_handler(RequestSchemaValidationError, _schema_validation)
     app.register_error_handler(ValidationError, _pydantic_validation)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(UnicodeDecodeError, _undecodable)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _any_exception)
 
@@ -164,6 +165,19 @@ async def _too_large(exc: RequestEntityTooLarge) -> Response:
     return problem_response(
         413, "Request body too large", f"the body exceeds {limit} bytes", code="too_large"
     )
+
+
+async def _undecodable(exc: UnicodeDecodeError) -> Response:
+    """A body read as text (JSON) that is not UTF-8 is the client's error; any other is ours."""
+    from quart import request
+
+    try:
+        body = await request.get_data(cache=True)
+    except Exception:  # no body to compare with: treat it as a server error
+        body = None
+    if body is not None and exc.object == body:
+        return problem_response(400, "Bad request", "the body is not valid UTF-8", code="bad_encoding")
+    return await _any_exception(exc)
 
 
 async def _http_exception(exc: HTTPException) -> Response:

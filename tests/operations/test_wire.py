@@ -166,8 +166,12 @@ async def test_a_refused_body_is_answered_as_the_generic_path_answers() -> None:
     ]:
         answer = await _same_answer("POST", "in", json=body)
         assert answer.status_code == 422
-    # Not UTF-8: the generic path fails decoding the text (a 500 today); the same answer either way.
-    await _same_answer("POST", "in", data=b"\xff\xfe not utf-8", headers={"Content-Type": "application/json"})
+    # Not UTF-8: the generic path fails decoding the text; a client error either way.
+    undecodable = await _same_answer(
+        "POST", "in", data=b"\xff\xfe not utf-8", headers={"Content-Type": "application/json"}
+    )
+    assert undecodable.status_code == 400
+    assert (await undecodable.get_json())["code"] == "bad_encoding"
     for raw, headers in [
         (b'{"format": "raw", "items": [', {"Content-Type": "application/json"}),
         (b'{"format": NaN}', {"Content-Type": "application/json"}),
