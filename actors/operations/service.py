@@ -150,6 +150,8 @@ class OperationsService:
             owner_node=self._deps.node_id,
             lease_s=options.lease_s,
         )
+        if synchronous:  # signed before anything is stored: see actors.operations.direct
+            return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
         items = [
             NewItem(
                 idx=item.idx,
@@ -161,8 +163,6 @@ class OperationsService:
             )
             for item in planned
         ]
-        if synchronous:  # signed before anything is stored: see actors.operations.direct
-            return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
         # The notice is stored and announced with the row: one transaction, shared by concurrent
         # requests (group commit); the actor only shows it. Another worker may show it to a device
         # at once: its decision (routed here, the owner) waits until the actor runs.
