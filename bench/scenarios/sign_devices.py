@@ -230,6 +230,7 @@ class _ServeLoop:
             self._clients[client.ws.fileno()] = (client, client.ws)
         self._jobs: deque[_Job] = deque()
         self._job: _Job | None = None
+        self._step_at = 0.0  # monotonic time the running schedule wants its next step
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
 
@@ -254,6 +255,7 @@ class _ServeLoop:
                         self._next_job(epoll)
                     elif self._job is not None and self._job.schedule and self._job.schedule.owns(fd):
                         self._job.schedule.readable(fd)
+                        self._step_at = 0.0  # a connection may be free for a late request
                     elif fd in self._clients:
                         self._serve(epoll, fd)
         finally:
@@ -264,11 +266,17 @@ class _ServeLoop:
             self.done.set()
 
     def _timeout(self, epoll: select.epoll) -> float:
-        """Step the running schedule; seconds until it (or the stop flag) wants a look."""
+        """Step the running schedule if it is time; seconds until it (or the stop flag) wants a look.
+
+        A device's message changes nothing in the schedule: after one, only the time left is computed.
+        """
         while (job := self._job) is not None and (schedule := job.schedule) is not None:
             now = time.monotonic()
+            if now < self._step_at:
+                return min(self._step_at - now, _LOOP_POLL_S)
             wake = schedule.step(now)
             if wake is not None:
+                self._step_at = wake
                 return max(0.0, min(wake - now, _LOOP_POLL_S))
             schedule.close()
             self._job = None
@@ -288,6 +296,7 @@ class _ServeLoop:
             job.done(exc)
             return
         self._job = job
+        self._step_at = 0.0
 
     def _abandon_jobs(self) -> None:
         """Tell whoever waits for a schedule that it will not finish."""
