@@ -118,11 +118,8 @@ class WebSocket:
         """The frame of ``message``, after any control frame still waiting to be written."""
         if self.closed is not None:
             raise ConnectionClosed(self.closed)
-        frame = (
-            encode_frame(OP_TEXT, message.encode())
-            if isinstance(message, str)
-            else (encode_frame(OP_BINARY, message))
-        )
+        opcode, payload = (OP_TEXT, message.encode()) if isinstance(message, str) else (OP_BINARY, message)
+        frame = encode_frame(opcode, payload)
         if self._backlog:
             frame, self._backlog = bytes(self._backlog) + frame, bytearray()
         return frame
