@@ -47,6 +47,8 @@ ANSWER_POLL_S = 0.02
 """How often ``wait_answered`` looks at the outcomes (the serving thread cannot wake a trio task)."""
 _LOOP_POLL_S = 0.1
 """The serving thread looks at its stop flag at least this often."""
+_RELEASE_WAIT_S = 15.0
+"""Longest wait for the serving thread to let go of the sockets (a send it is in times out in 10 s)."""
 
 _PONG = DeviceClient.encode({"type": "pong"})
 
@@ -145,7 +147,7 @@ class DeviceFleet:
         finally:
             loop.stop.set()
             with trio.CancelScope(shield=True):  # the sockets are closed only once the thread let go
-                await trio.to_thread.run_sync(loop.done.wait)
+                await trio.to_thread.run_sync(loop.done.wait, _RELEASE_WAIT_S)
             self._released.set()
 
     async def _run_device(
