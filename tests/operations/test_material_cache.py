@@ -78,7 +78,9 @@ async def test_bypassed_while_not_listening(start_worker: StartWorker, make_pers
         await cache.load(db, user_id=alice.id, certificate_id=certificate_id)
 
 
-async def test_a_default_is_cached_under_its_id_too(start_worker: StartWorker, make_person: MakePerson) -> None:
+async def test_a_default_is_cached_under_its_id_too(
+    start_worker: StartWorker, make_person: MakePerson
+) -> None:
     # An operation created for the default certificate stores the resolved id and executes with it;
     # caching only (user, None) cost every such operation a second read, and two entries per user
     # evicted each other once a worker's users filled half the cache.
