@@ -613,11 +613,15 @@ async def _through_layer(params: dict[str, Any]) -> dict[str, Any]:
     try:
         best: dict[str, Any] | None = None
         for count in params["units"]:
+            # The layer is compared with raw signing, so its units do the same work: signing only.
+            # The units' self-check (on by default) verifies each signature too and halves this rate;
+            # `klyuch bench sign` measures the service with it on.
             hsm = HsmSettings(
                 soft_units=count,
                 slots_per_unit=params["slots"],
                 kek_kdf_iterations=1000,
                 kek_passphrase=None,
+                self_check=False,
             )
             system = ActorSystem("hsm-bench", log=_quiet_logger())
             async with open_hsm_pool(hsm, home=home, system=system, log_level="warning") as pool:
