@@ -232,7 +232,10 @@ async def _sign_all(
     delay = options.hsm_retry_delay_s
     for attempt in range(1, options.hsm_attempts + 1):
         try:
-            return await hsm.sign_digests(batch.material.signing.hsm_key, digests, op_id=batch.op_id)
+            key = batch.material.signing.hsm_key
+            if len(digests) == 1:  # a lone signature may share a frame with other requests' (coalesced)
+                return [await hsm.sign_digest(key, digests[0], op_id=batch.op_id)]
+            return await hsm.sign_digests(key, digests, op_id=batch.op_id)
         except HsmUnavailableError as exc:
             if attempt == options.hsm_attempts or not exc.retryable:
                 raise
