@@ -75,6 +75,22 @@ def _settings_class(toml_file: Path | None) -> type[Settings]:
     return FileSettings
 
 
+def _is_secret(loc: list[str]) -> bool:
+    """Whether the setting at ``loc`` holds a secret (a ``SecretStr``, or named like one): its
+    refused value must not be echoed in the error."""
+    if any(word in part for part in loc for word in ("secret", "passphrase", "pin", "password", "token")):
+        return True
+    model: Any = Settings
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return False
+        if "SecretStr" in repr(field.annotation):
+            return True
+        model = field.annotation
+    return False
+
+
 def _describe(exc: ValidationError) -> str:
     lines = ["invalid configuration:"]
     for error in exc.errors():
@@ -82,11 +98,7 @@ def _describe(exc: ValidationError) -> str:
         key = ".".join(loc) or "(settings)"
         env = "KLYUCH_" + "__".join(loc).upper() if loc else ""
         given = error.get("input")
-        shown = (
-            ""
-            if isinstance(given, dict) or "secret" in key or "passphrase" in key or "pin" in key
-            else (f" (got {given!r})")
-        )
+        shown = "" if isinstance(given, dict) or _is_secret(loc) else f" (got {given!r})"
         where = f" [env {env}]" if env else ""
         lines.append(f"  {key}{where}: {error['msg']}{shown}")
     return "\n".join(lines)

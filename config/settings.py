@@ -47,6 +47,9 @@ class ServerSettings(Section):
     """How long a stopping server waits for requests in flight."""
     keep_alive_timeout_s: PositiveSeconds = 5.0
     """Idle keep-alive connection timeout."""
+    metrics_token: Annotated[SecretStr, Field(min_length=32)] | None = None
+    """Bearer token a metrics scraper presents for ``/metrics`` (at least 32 characters). Operators'
+    access tokens are accepted there too; unset, only they are."""
     gc_thresholds: tuple[
         Annotated[int, Field(ge=1, le=10_000_000)],
         Annotated[int, Field(ge=1, le=100_000)],

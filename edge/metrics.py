@@ -5,17 +5,28 @@ JSON unless ``?format=prometheus`` or an ``Accept`` header that asks for ``text/
 OpenMetrics and not for JSON (what Prometheus scrapers send). Every worker process keeps its own
 pool, so each answer covers the worker that served it (``worker`` is its pid; a scraper behind the
 shared port sees the workers in turn).
+
+Not public: the unit pids, states and error counts are for the people who run the service. A
+request presents either ``server.metrics_token`` (what a scraper is configured with) or an
+operator's access token, as ``Authorization: Bearer …``; anything else answers 401 or 403 and is
+audited like every refusal (``edge.auth.guard``).
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from typing import Any
 
 from quart import Blueprint, Response, current_app, request
-from quart_schema import tag
+from quart_schema import security_scheme, tag
 
 from actors.hsmpool import PROMETHEUS_CONTENT_TYPE, prometheus_text
+from actors.identity.errors import PermissionDeniedError
+from actors.identity.principal import Role
+from config import Settings
+from edge.auth.guard import authenticate_request, deny
+from edge.auth.openapi import SCHEME
 from edge.errors import NotReadyError
 from edge.gc_metrics import METER as GC_METER
 from edge.gc_metrics import prometheus_gc_text
@@ -33,11 +44,30 @@ def _wants_prometheus() -> bool:
     return asks_text and "application/json" not in accept
 
 
+async def _authorize() -> None:
+    """Let the metrics token or an operator's access token through; refuse (audited) anyone else."""
+    settings: Settings = current_app.config["KLYUCH_SETTINGS"]
+    expected = settings.server.metrics_token
+    scheme, _, presented = request.headers.get("Authorization", "").strip().partition(" ")
+    if (
+        expected is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), expected.get_secret_value().encode())
+    ):
+        return
+    principal = await authenticate_request()  # 401 (audited) for a missing, wrong or stale token
+    if not principal.has_role(Role.OPERATOR):
+        deny(PermissionDeniedError("metrics are for operators and the metrics token"), principal)
+
+
 @blueprint.get("/metrics")
 @tag(["health"])
+@security_scheme([{SCHEME: []}])  # the metrics token or an operator's access token
 async def metrics() -> Response | dict[str, Any]:
     """Per-unit state, operations, errors, restarts and latency p50/p99 of this worker's HSM pool;
-    the worker's garbage-collection counts and pauses."""
+    the worker's garbage-collection counts and pauses. Needs ``server.metrics_token`` or an
+    operator's access token (``Authorization: Bearer …``)."""
+    await _authorize()
     services: Services | None = current_app.config.get("KLYUCH_SERVICES")
     if services is None:
         raise NotReadyError("the worker's services are starting")

@@ -7,20 +7,31 @@ access token before its view runs, except endpoints marked ``@public`` and the f
 
 Views then call ``current_principal()``; ``@require_role("operator")`` refuses lesser roles with 403,
 and ``ensure_owner(owner_id)`` answers 404 when a user reaches for another user's object.
+
+Every refusal is a security decision and is audited (``audit_access_denied``: the reason code, the
+method and path, and who asked when that is known), never with the token itself.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
 import structlog
 from quart import Quart, current_app, g, request
 
+from actors.identity.audit import audit
 from actors.identity.bearer import authenticate_bearer
-from actors.identity.errors import InvalidTokenError, MissingTokenError, NotOwnerError, PermissionDeniedError
+from actors.identity.errors import (
+    AuthenticationError,
+    IdentityError,
+    InvalidTokenError,
+    MissingTokenError,
+    NotOwnerError,
+    PermissionDeniedError,
+)
 from actors.identity.principal import Principal, Role
 from edge.auth.context import get_identity
 
@@ -66,8 +77,11 @@ async def authenticate_request() -> Principal:
     principal: Principal | None = g.get(_PRINCIPAL)
     if principal is not None:
         return principal
-    token = _bearer_token(request.headers.get("Authorization"))
-    principal = await authenticate_bearer(get_identity(), token)
+    try:
+        token = _bearer_token(request.headers.get("Authorization"))
+        principal = await authenticate_bearer(get_identity(), token)
+    except AuthenticationError as exc:
+        deny(exc, None)
     setattr(g, _PRINCIPAL, principal)
     structlog.contextvars.bind_contextvars(
         user_id=str(principal.user_id) if principal.user_id else None, client_id=principal.client_id
@@ -105,7 +119,7 @@ def require_role(
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
             principal = await authenticate_request()
             if not principal.has_role(needed):
-                raise PermissionDeniedError(f"this needs the role {needed.value!r} or higher")
+                deny(PermissionDeniedError(f"this needs the role {needed.value!r} or higher"), principal)
             return await view(*args, **kwargs)
 
         return wrapper
@@ -122,7 +136,21 @@ def ensure_owner(resource_owner_id: UUID | None, *, detail: str = "not found") -
     principal = current_principal()
     if principal.has_role(Role.OPERATOR) or principal.owns(resource_owner_id):
         return
-    raise NotOwnerError(detail)
+    deny(NotOwnerError(detail), principal)
+
+
+def deny(error: IdentityError, principal: Principal | None) -> NoReturn:
+    """Audit the refusal of this request (``audit_access_denied``) and raise ``error``."""
+    audit(
+        "audit_access_denied",
+        reason=error.code,
+        denial=type(error).__name__,
+        method=request.method,
+        path=request.path,
+        user_id=str(principal.user_id) if principal is not None and principal.user_id else None,
+        client_id=principal.client_id if principal is not None else None,
+    )
+    raise error
 
 
 def _bearer_token(header: str | None) -> str:

@@ -59,6 +59,20 @@ def test_secrets_are_masked_and_not_echoed(monkeypatch: pytest.MonkeyPatch) -> N
     assert MASK in text
 
 
+def test_a_refused_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLYUCH_SERVER__METRICS_TOKEN", "too-short-scrape-secret")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "KLYUCH_SERVER__METRICS_TOKEN" in str(raised.value)
+    assert "too-short-scrape-secret" not in str(raised.value)
+
+
+def test_a_refused_plain_value_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLYUCH_SERVER__PORT", "eighty")
+    with pytest.raises(ConfigError, match=r"server\.port \[env KLYUCH_SERVER__PORT\].*\(got 'eighty'\)"):
+        load_settings()
+
+
 def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
