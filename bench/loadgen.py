@@ -11,10 +11,11 @@ Both stop at whichever comes first: ``max_requests`` sent or ``duration_s`` elap
 flight at the deadline are cancelled and not counted, unless ``drain``). One failed request is counted
 by kind and never stops the phase.
 
-``run_schedule`` sends a prepared list of requests open loop from a worker thread with its own
-``epoll`` loop: the device-confirmation phase of ``sign`` uses it, because a wake-up of a blocked
-thread costs a fifth of a trio task's on this machine (measured: ~17 vs ~80 µs CPU with the cores
-busy, ~150 µs for a trio sleep), and that phase's harness shares the cores with the server.
+``run_schedule`` sends the prepared requests of a ``ScheduleSpec`` open loop from a worker thread
+with its own ``epoll`` loop; ``Schedule`` runs the same spec as a part of someone else's loop. The
+device-confirmation phase of ``sign`` uses them, because a wake-up of a blocked thread costs a fifth
+of a trio task's on this machine (measured: ~17 vs ~80 µs CPU with the cores busy, ~150 µs for a
+trio sleep), and that phase's harness shares the cores with the server.
 """
 
 from __future__ import annotations
@@ -251,29 +252,44 @@ class Scheduled:
     """``timeout`` or the exception's type name, when it failed."""
 
 
-def run_schedule(
-    address: tuple[str, int],
-    family: int,
-    requests: Sequence[Scheduled],
-    *,
-    rate: float,
-    connections: int,
-    timeout_s: float,
-    stop: threading.Event | None = None,
-) -> float:
-    """Send ``requests[k]`` at ``t0 + k / rate``, blocking; returns ``t0`` (wall clock).
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """What a timed schedule is: which requests go where, how fast, on how many connections.
+
+    The same value drives :func:`run_schedule` and :class:`Schedule`; only ``requests`` changes as
+    the schedule runs (each item's due time and outcome are written into it).
+    """
+
+    address: tuple[str, int]
+    """Where the requests go: the server's resolved (host, port)."""
+    requests: Sequence[Scheduled]
+    """The encoded requests in due order; ``requests[k]`` is due at ``t0 + k / rate``."""
+    rate: float
+    """Requests due per second."""
+    connections: int
+    """Keep-alive connections, one request in flight on each (the in-flight cap)."""
+    timeout_s: float
+    """Per-request timeout, also for connecting (counted as error ``timeout``)."""
+
+    def __post_init__(self) -> None:
+        if not (self.rate > 0 and math.isfinite(self.rate)) or self.connections < 1:
+            raise ValueError("rate and connections must be positive")
+        if not self.timeout_s > 0:
+            raise ValueError("timeout_s must be positive")
+
+
+def run_schedule(spec: ScheduleSpec, *, stop: threading.Event | None = None) -> float:
+    """Send ``spec.requests[k]`` at ``t0 + k / spec.rate``, blocking; returns ``t0`` (wall clock).
 
     Meant for a worker thread (``trio.to_thread.run_sync``): one ``epoll`` loop serves every
     connection, so a request costs its ``send``, one wake-up for the answer and one for its due
     time (shared when they coincide), none of the scheduling rounds an async task pays per wait.
     The schedule is open loop as in :func:`run_load`: a request is sent at its due time, or as soon
-    as a connection is free when all ``connections`` are busy, and its ``due`` stays the time it
-    was due. ``stop`` ends the loop early (requests not yet sent keep ``answered`` unset).
+    as a connection is free when all ``spec.connections`` are busy, and its ``due`` stays the time
+    it was due. ``stop`` ends the loop early (requests not yet sent keep ``answered`` unset).
     """
     epoll = select.epoll()
-    schedule = Schedule(
-        epoll, address, family, requests, rate=rate, connections=connections, timeout_s=timeout_s
-    )
+    schedule = Schedule(epoll, spec)
     stop = stop or threading.Event()
     try:
         wall0 = schedule.start()
@@ -291,8 +307,8 @@ def run_schedule(
 class _Wire:
     """One keep-alive connection of :func:`run_schedule` (blocking socket calls with a timeout)."""
 
-    def __init__(self, address: tuple[str, int], family: int, timeout_s: float) -> None:
-        self.address, self.family, self.timeout_s = address, family, timeout_s
+    def __init__(self, address: tuple[str, int], timeout_s: float) -> None:
+        self.address, self.timeout_s = address, timeout_s
         self.sock: socket.socket | None = None
         self.buf = bytearray()
         self.item: Scheduled | None = None
@@ -308,7 +324,7 @@ class _Wire:
 
 
 class Schedule:
-    """A timed schedule as a part of someone's ``epoll`` loop (:func:`run_schedule` is the simplest).
+    """A :class:`ScheduleSpec` run as a part of someone's ``epoll`` loop (see :func:`run_schedule`).
 
     The loop calls :meth:`start` once, then :meth:`step` whenever it wakes (it answers when to wake
     next, ``None`` once every request is done) and :meth:`readable` for each ready descriptor the
@@ -316,22 +332,12 @@ class Schedule:
     with ``epoll``; :meth:`close` takes them out.
     """
 
-    def __init__(
-        self,
-        epoll: select.epoll,
-        address: tuple[str, int],
-        family: int,
-        requests: Sequence[Scheduled],
-        *,
-        rate: float,
-        connections: int,
-        timeout_s: float,
-    ) -> None:
+    def __init__(self, epoll: select.epoll, spec: ScheduleSpec) -> None:
         self._epoll = epoll
-        self._requests = requests
-        self._interval = 1.0 / rate
-        self._timeout_s = timeout_s
-        self._wires = [_Wire(address, family, timeout_s) for _ in range(connections)]
+        self._requests = spec.requests
+        self._interval = 1.0 / spec.rate
+        self._timeout_s = spec.timeout_s
+        self._wires = [_Wire(spec.address, spec.timeout_s) for _ in range(spec.connections)]
         self._by_fd: dict[int, _Wire] = {}
         self._idle = deque(self._wires)
         self._busy: dict[int, _Wire] = {}

@@ -31,7 +31,6 @@ import contextlib
 import gc
 import json
 import os
-import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +45,7 @@ import trio
 
 from bench.errors import ProtocolError, ScenarioPrepareError
 from bench.http1 import Connection, Response, encode_request
-from bench.loadgen import Recorder, Schedule, Scheduled, run_schedule
+from bench.loadgen import Recorder, Schedule, Scheduled, ScheduleSpec, run_schedule
 from bench.scenarios.sign_devices import DeviceFleet
 from bench.scenarios.sign_options import ConfirmSpec
 from bench.scenarios.sign_setup import Account
@@ -280,34 +279,20 @@ async def _drive(
     wake-up there can take both the ``202`` and the push to the device; else from a worker thread.
     """
 
-    def make(epoll: select.epoll) -> Schedule:
-        return Schedule(
-            epoll,
-            target.address,
-            target.family,
-            plan.requests,
-            rate=spec.rate,
-            connections=spec.connections,
-            timeout_s=spec.timeout_s,
-        )
-
+    schedule = ScheduleSpec(
+        address=target.address,
+        requests=plan.requests,
+        rate=spec.rate,
+        connections=spec.connections,
+        timeout_s=spec.timeout_s,
+    )
     if fleet is not None and fleet.serving:
-        wall0 = await fleet.run_schedule(make)
+        wall0 = await fleet.run_schedule(partial(Schedule, spec=schedule))
     else:
         stop = threading.Event()
         try:
             wall0 = await trio.to_thread.run_sync(
-                partial(
-                    run_schedule,
-                    target.address,
-                    target.family,
-                    plan.requests,
-                    rate=spec.rate,
-                    connections=spec.connections,
-                    timeout_s=spec.timeout_s,
-                    stop=stop,
-                ),
-                abandon_on_cancel=True,
+                partial(run_schedule, schedule, stop=stop), abandon_on_cancel=True
             )
         finally:
             stop.set()  # a cancelled run leaves its thread, which ends at its next look at the flag

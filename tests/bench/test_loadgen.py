@@ -5,14 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from functools import partial
 
 import pytest
 import trio
 
 from bench.client import BenchClient
 from bench.http1 import Connection, encode_request
-from bench.loadgen import LoadSpec, Recorder, Scheduled, run_load, run_schedule
+from bench.loadgen import LoadSpec, Recorder, Scheduled, ScheduleSpec, run_load, run_schedule
 from bench.scenario import Request
 from bench.scenarios.floor import floor_phases
 from bench.server import free_port
@@ -150,22 +149,29 @@ def test_invalid_specs_are_refused(kwargs: dict[str, float]) -> None:
         LoadSpec(**args)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"rate": 0.0}, {"rate": float("inf")}, {"connections": 0}, {"timeout_s": 0.0}]
+)
+def test_invalid_schedules_are_refused(kwargs: dict[str, float]) -> None:
+    args = {"rate": 1.0, "connections": 1, "timeout_s": 1.0, **kwargs}
+    with pytest.raises(ValueError, match="positive"):
+        ScheduleSpec(address=("127.0.0.1", 1), requests=[], **args)  # type: ignore[arg-type]
+
+
 async def _schedule(
     url: str, count: int, *, rate: float, connections: int, timeout_s: float = 5.0
 ) -> list[Scheduled]:
     target = parse_target(url)
     data = encode_request("GET", "/", host=target.host_header)
     requests = [Scheduled(data) for _ in range(count)]
-    run = partial(
-        run_schedule,
-        target.address,
-        target.family,
-        requests,
+    spec = ScheduleSpec(
+        address=target.address,
+        requests=requests,
         rate=rate,
         connections=connections,
         timeout_s=timeout_s,
     )
-    await trio.to_thread.run_sync(run)
+    await trio.to_thread.run_sync(run_schedule, spec)
     return requests
 
 
