@@ -17,13 +17,15 @@ from actors.hsm.protocol import ManySignatures
 class Pending:
     """A call waiting for its reply. The reader fills it and wakes the task if it is parked."""
 
-    __slots__ = ("body", "done", "error", "kind", "task", "waiting")
+    __slots__ = ("body", "done", "error", "expired", "kind", "task", "waiting")
 
     def __init__(self, task: trio.lowlevel.Task) -> None:
         self.task = task
         self.waiting = False
         """True only while the task is parked in :meth:`Pending.wait` (never while it sends)."""
         self.done = False
+        self.expired = False
+        """Its time ran out before the reply (set by the connection's deadline watchdog)."""
         self.kind = 0
         self.body = b""
         self.error: HsmError | None = None
@@ -35,8 +37,17 @@ class Pending:
             self.waiting = False
             trio.lowlevel.reschedule(self.task)
 
+    def expire(self) -> None:
+        """The call's time is up: mark it and wake the task if it is parked (no-op once resolved)."""
+        if self.done:
+            return
+        self.expired = True
+        if self.waiting:
+            self.waiting = False
+            trio.lowlevel.reschedule(self.task)
+
     async def wait(self) -> None:
-        """Park until :meth:`resolve` (or a timeout / cancellation aborts the wait)."""
+        """Park until :meth:`resolve` or :meth:`expire` (or a cancellation aborts the wait)."""
 
         def abort(_: object) -> trio.lowlevel.Abort:
             self.waiting = False

@@ -28,8 +28,10 @@ pending and later call with :class:`UnitLostError`; no reply within the timeout 
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,6 +84,8 @@ DEFAULT_CALL_TIMEOUT_S: Final = 5.0
 DEFAULT_CONNECT_TIMEOUT_S: Final = 5.0
 DEFAULT_SEND_TIMEOUT_S: Final = 10.0
 _RECEIVE_SIZE: Final = 256 * 1024
+DEADLINE_SWEEP_S: Final = 1.0
+"""Longest sleep of a connection's deadline watchdog (it also drops answered calls then)."""
 BATCHES_IN_FLIGHT: Final = 1
 """Coalesced SIGN_MANY frames a connection keeps in flight. A single signature asked for while that
 many are out waits in the queue, and the reply that frees the place sends everything queued by
@@ -133,6 +137,11 @@ class UnitConnection:
         self._batches_in_flight = 0
         self._nursery: trio.Nursery | None = None
         """Where a write the reader could not finish without parking continues (set when served)."""
+        self._deadlines: dict[float, deque[tuple[float, Pending]]] = {}
+        """Calls in flight by their timeout, each queue in deadline order (see :meth:`_expire_calls`)."""
+        self._deadline_wakeup = trio.Event()
+        self._watch_until = math.inf
+        """When the watchdog looks next (a call due before that wakes it)."""
         self._calls = 0
 
     @property
@@ -186,12 +195,22 @@ class UnitConnection:
     ) -> None:
         """Send (``frame``, or the queued items), wait for ``pending``, raise its error if it failed."""
         limit = self._call_timeout if timeout is None else timeout
+        # No cancel scope per call (entering and leaving one with a deadline was a large share of
+        # a lone signature's cost on the event loop): the call's deadline joins its timeout's queue
+        # and one watchdog task expires what is overdue. Only the wait for the reply needs it: the
+        # write is shielded and bounded by the send timeout on its own.
+        deadline = trio.current_time() + limit
+        queue = self._deadlines.get(limit)
+        if queue is None:
+            queue = self._deadlines[limit] = deque()
+        queue.append((deadline, pending))
+        if deadline < self._watch_until:
+            self._deadline_wakeup.set()
         self._calls += 1
         try:
-            with trio.move_on_after(limit):
-                await self._send(frame)
-                if not pending.done:
-                    await pending.wait()
+            await self._send(frame)
+            if not pending.done and not pending.expired:
+                await pending.wait()
         finally:
             self._calls -= 1
         if not pending.done:
@@ -411,6 +430,28 @@ class UnitConnection:
 
     # --- background tasks ----------------------------------------------------------------------
 
+    async def _expire_calls(self) -> None:
+        """Expire overdue calls: one task and one timer for all of them.
+
+        Each queue holds the calls of one timeout in the order they started, so its deadlines only
+        grow; answered calls are dropped as they reach the front (or, behind a slower one, when it
+        leaves). The watchdog sleeps until the earliest deadline, or :data:`DEADLINE_SWEEP_S` to
+        drop answered calls; a call due before that wakes it.
+        """
+        while True:
+            now = trio.current_time()
+            earliest = math.inf
+            for queue in self._deadlines.values():
+                while queue and (queue[0][1].done or queue[0][0] <= now):
+                    queue.popleft()[1].expire()
+                if queue:
+                    earliest = min(earliest, queue[0][0])
+            self._deadline_wakeup = trio.Event()
+            self._watch_until = min(earliest, now + DEADLINE_SWEEP_S)
+            with trio.move_on_at(self._watch_until):
+                await self._deadline_wakeup.wait()
+            self._watch_until = math.inf
+
     async def _read_loop(self) -> None:
         reason = f"unit {self.unit_id!r} closed the connection"
         try:
@@ -532,6 +573,7 @@ async def open_unit_connection(
     async with trio.open_nursery() as nursery:
         connection._nursery = nursery
         nursery.start_soon(connection._read_loop)
+        nursery.start_soon(connection._expire_calls)
         try:
             yield connection
         finally:

@@ -237,6 +237,33 @@ async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) ->
         assert len(await hsm.sign_digest(info.ref(), b"\x01" * 32, timeout=5.0)) == 64
 
 
+async def test_calls_of_different_timeouts_each_expire_on_time(unit_factory: StartUnit) -> None:
+    # One watchdog expires every call (no cancel scope per call): a short timeout asked after a
+    # long one is still honoured, each call fails at its own deadline, not at the other's.
+    unit = await unit_factory("deadlines")
+    async with unit.connect(call_timeout=30.0) as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        unit.process.send_signal(signal.SIGSTOP)
+        await _wait_state(unit.process.pid, "T")
+        failed_after: dict[float, float] = {}
+
+        async def sign(limit: float) -> None:
+            began = trio.current_time()
+            with pytest.raises(UnitTimeoutError):
+                await hsm.sign_digests(info.ref(), [b"\x02" * 32], timeout=limit)
+            failed_after[limit] = trio.current_time() - began
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sign, 1.5)
+                await trio.sleep(0.05)
+                nursery.start_soon(sign, 0.3)
+        finally:
+            unit.process.send_signal(signal.SIGCONT)
+    assert 0.3 <= failed_after[0.3] < 0.8
+    assert 1.5 <= failed_after[1.5] < 2.0
+
+
 async def test_single_signatures_wait_for_the_reply_of_the_frame_in_flight(unit_factory: StartUnit) -> None:
     # Reply-clocked coalescing: while a coalesced frame is out, later single signatures — asked
     # one scheduler pass apart, so no yield would batch them — wait and leave in one frame.
