@@ -109,7 +109,11 @@ class SignScenario(BaseHttpScenario):
             accounts = await provision(client.target, admin, names, with_devices=True)
             self.setup["devices_s"] = round(trio.current_time() - began, 3)
             self.confirmation = await measure_confirmation(
-                client.target, accounts, options.confirm, say=lambda line: _say(f"confirm: {line}")
+                client.target,
+                accounts,
+                options.confirm,
+                operator_token=admin,
+                say=lambda line: _say(f"confirm: {line}"),
             )
 
     async def _first_signature(self, client: BenchClient, phase: str) -> None:

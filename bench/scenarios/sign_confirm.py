@@ -114,9 +114,13 @@ async def measure_confirmation(
     accounts: Sequence[Account],
     spec: ConfirmSpec,
     *,
+    operator_token: str | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ConfirmOutcome:
     """Connect the accounts' devices, run the schedule, read the outcomes back, disconnect.
+
+    ``operator_token`` (an operator's or administrator's access token) reads the worker's
+    garbage-collector totals from ``/metrics`` around the schedule; without it they are not reported.
 
     ``say`` receives a line of progress at each step (the run is silent for tens of seconds).
     """
@@ -143,12 +147,12 @@ async def measure_confirmation(
         plan = _plan(target, live, spec)
         with _own_collections_deferred():
             cpu = _CpuMeter(target)
-            gc_before = await _gc_snapshot(pool, live[0])
+            gc_before = await _gc_snapshot(pool, operator_token)
             ops, wall0 = await _drive(target, plan, spec, fleet)
             deadline = wall0 + spec.duration_s + spec.drain_s
             await _await_devices(fleet, ops, deadline=deadline)
             harness_cpu, server_cpu = cpu.read()  # before the read-back, which is not part of the load
-        gc_pauses = _gc_delta(gc_before, await _gc_snapshot(pool, live[0]))
+        gc_pauses = _gc_delta(gc_before, await _gc_snapshot(pool, operator_token))
         say("reading the operations back")
         await _read_back(pool, ops, deadline=deadline)
         pool.close()
@@ -213,10 +217,10 @@ class _Pool:
         for conn in self._all:
             self._send.send_nowait(conn)
 
-    async def request(self, method: str, path: str, account: Account) -> Response:
+    async def request(self, method: str, path: str, headers: tuple[tuple[str, str], ...]) -> Response:
         """One request on a free connection; raises ``OSError``, ``ProtocolError`` or ``TooSlowError``."""
         data = encode_request(
-            method, self.target.base_path + path, host=self.target.host_header, headers=account.auth_headers
+            method, self.target.base_path + path, host=self.target.host_header, headers=headers
         )
         conn = await self._receive.receive()
         try:
@@ -374,7 +378,7 @@ async def _read_back(pool: _Pool, ops: Sequence[_Op], *, deadline: float) -> Non
 
 async def _read_one(pool: _Pool, op: _Op) -> None:
     try:
-        response = await pool.request("GET", f"/api/v1/operations/{op.op_id}", op.account)
+        response = await pool.request("GET", f"/api/v1/operations/{op.op_id}", op.account.auth_headers)
     except (OSError, ProtocolError, trio.TooSlowError):
         return  # tried again in the next round
     if response.status != 200:
@@ -396,10 +400,13 @@ async def _read_one(pool: _Pool, op: _Op) -> None:
         op.error = op.state
 
 
-async def _gc_snapshot(pool: _Pool, account: Account) -> dict[str, Any] | None:
-    """The answering worker's garbage-collector totals from ``/metrics`` (None if unavailable)."""
+async def _gc_snapshot(pool: _Pool, operator_token: str | None) -> dict[str, Any] | None:
+    """The answering worker's garbage-collector totals from ``/metrics`` (None if unavailable:
+    ``/metrics`` answers operators only)."""
+    if operator_token is None:
+        return None
     try:
-        response = await pool.request("GET", "/metrics", account)
+        response = await pool.request("GET", "/metrics", (("Authorization", f"Bearer {operator_token}"),))
         snapshot = json.loads(response.body)["gc"]
     except (OSError, ProtocolError, trio.TooSlowError, ValueError, KeyError, TypeError):
         return None
