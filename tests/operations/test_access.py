@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import structlog
+
 from actors.identity import Identity, clients
 from actors.sessions import Decision
 from config.settings import Settings
@@ -34,8 +36,16 @@ async def test_someone_elses_operation_looks_missing(
         deleted = await worker.call("DELETE", path, bob.headers)
         assert deleted.status_code == 404
     assert got.json()["detail"] == f"operation {missing} not found"
-    foreign = await worker.call("GET", f"/operations/{op_id}", bob.headers)
+    with structlog.testing.capture_logs() as events:
+        foreign = await worker.call("GET", f"/operations/{op_id}", bob.headers)
     assert foreign.json()["detail"] == f"operation {op_id} not found"
+    # The refusal is audited as what it is, though it answers like a missing object.
+    [denied] = [event for event in events if event["event"] == "audit_access_denied"]
+    assert (denied["denial"], denied["user_id"], denied["path"]) == (
+        "NotOwnerError",
+        str(bob.id),
+        f"/api/v1/operations/{op_id}",
+    )
     assert (await worker.call("GET", "/operations", bob.headers)).json() == {"items": [], "next_cursor": None}
     # Bob cannot sign with Alice's certificate either: it looks missing to him.
     stolen = await sign(
