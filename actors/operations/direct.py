@@ -27,10 +27,11 @@ import structlog
 from actors.operations.deps import OperationDeps
 from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
 from actors.operations.intake import PlannedItem
+from actors.operations.items import item_views, new_items
 from actors.operations.material import Material
-from actors.operations.model import Format, ItemView, OperationView
+from actors.operations.model import Format, OperationView
 from storage.repos.finished import FinishedOperation, insert_finished_many
-from storage.repos.operations import NewItem, NewOperation
+from storage.repos.operations import NewOperation
 
 log = structlog.get_logger("actors.operations")
 
@@ -54,33 +55,11 @@ async def sign_now(
     results = await execute_batch(batch, hsm=deps.hsm, options=deps.options)
     state, error, detail = outcome(results)
     finished = dataclasses.replace(new, state=state.value)
-    items = [
-        NewItem(
-            idx=item.idx,
-            name=item.name,
-            input=item.input.value,
-            digest=item.digest,
-            document=None,
-            preview=None,
-        )
-        for item in planned
-    ]
+    items = new_items(planned, documents=False, previews=False)
     entry = FinishedOperation(
         finished, items, results, error=error, error_detail=detail, retain_s=deps.options.result_ttl_s
     )
     row = await deps.db.run_batched(insert_finished_many, entry)
     signed = sum(1 for result in results if result.result is not None)
     log.info("operation_finished", op_id=str(row.id), state=row.state, items=len(results), signed=signed)
-    views = tuple(
-        ItemView(
-            index=item.idx,
-            name=item.name,
-            input=item.input,
-            digest=item.digest,
-            result=result.result,
-            error_code=result.error_code,
-            error_detail=result.error_detail,
-        )
-        for item, result in zip(planned, results, strict=True)
-    )
-    return OperationView(row, views)
+    return OperationView(row, item_views(planned, results))

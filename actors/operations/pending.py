@@ -40,9 +40,10 @@ from actors.operations import units
 from actors.operations.deps import OperationDeps
 from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
 from actors.operations.intake import PlannedItem
+from actors.operations.items import item_views
 from actors.operations.material import Material
 from actors.operations.messages import Advance, Decide, Expire, Repush, Wake
-from actors.operations.model import Format, ItemView, OperationView, Policy, State
+from actors.operations.model import Format, OperationView, Policy, State
 from actors.operations.notices import notice_of
 from actors.runtime import Actor
 from actors.sessions.protocol import Decision, DecisionOutcome, DeviceDecision, OperationNotice, OutcomeStatus
@@ -319,7 +320,7 @@ class PendingOperation(Actor):
     def _finished(self, results: Sequence[ItemResult] | None = None) -> None:
         view = None
         if results is not None and self._fresh is not None:
-            view = OperationView(self._row, _item_views(self._fresh.items, results))
+            view = OperationView(self._row, item_views(self._fresh.items, results))
         self._deps.completions.resolve(self._row.id, view)
         self._stop(None)
 
@@ -327,18 +328,3 @@ class PendingOperation(Actor):
         if reason is not None:
             self.log.info(reason)
         self.request_stop(drain=False)
-
-
-def _item_views(items: Sequence[PlannedItem], results: Sequence[ItemResult]) -> tuple[ItemView, ...]:
-    return tuple(
-        ItemView(
-            index=item.idx,
-            name=item.name,
-            input=item.input,
-            digest=item.digest,
-            result=result.result,
-            error_code=result.error_code,
-            error_detail=result.error_detail,
-        )
-        for item, result in zip(items, results, strict=True)
-    )

@@ -43,6 +43,7 @@ from actors.operations import direct, signals, units
 from actors.operations.deps import Completions, DeviceChannel, OperationDeps
 from actors.operations.errors import OperationBusyError, OperationNotFoundError
 from actors.operations.intake import PlannedItem, check_hash_lengths, check_request, plan_items
+from actors.operations.items import new_items
 from actors.operations.keeper import KEEPER_ID, Keeper
 from actors.operations.material import MaterialCache
 from actors.operations.messages import Decide, Repush, Wake
@@ -65,7 +66,7 @@ from actors.sessions.protocol import ACCEPTED, Decision, DecisionOutcome, Device
 from signing.cms import ValidationReport
 from storage import Database
 from storage.repos import operations as repo
-from storage.repos.operations import NewItem, NewOperation, OperationRow
+from storage.repos.operations import NewOperation, OperationRow
 
 log = structlog.get_logger("actors.operations")
 
@@ -152,17 +153,7 @@ class OperationsService:
         )
         if synchronous:  # signed before anything is stored: see actors.operations.direct
             return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
-        items = [
-            NewItem(
-                idx=item.idx,
-                name=item.name,
-                input=item.input.value,
-                digest=item.digest,
-                document=item.content if keep_documents else None,
-                preview=item.preview,
-            )
-            for item in planned
-        ]
+        items = new_items(planned, documents=keep_documents, previews=True)
         # The notice is stored and announced with the row: one transaction, shared by concurrent
         # requests (group commit); the actor only shows it. Another worker may show it to a device
         # at once: its decision (routed here, the owner) waits until the actor runs.
