@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -44,6 +44,8 @@ CA_COLUMNS = (
     "not_before, not_after, issued_count, next_crl_number, created_at, retired_at"
 )
 
+_RowT = TypeVar("_RowT", "KeyRow", "CertificateRow", "CaRow")
+
 CHANGES_CHANNEL = "klyuch_keys_changed"
 """NOTIFY channel of key and certificate changes (sent by triggers when the change commits)."""
 
@@ -55,6 +57,45 @@ async def _lock_user_defaults(conn: Connection, user_id: UUID) -> None:
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, $2))", user_id, _DEFAULT_LOCK_SALT
     )
+
+
+def _as_row(cls: type[_RowT], row: asyncpg.Record | None) -> _RowT:
+    """``row`` as a ``cls`` dataclass (its fields are the selected columns, in any order)."""
+    assert row is not None  # INSERT/UPDATE ... RETURNING of an existing row
+    return cls(**dict(row))
+
+
+async def _row_by_id(conn: Connection, table: str, columns: str, row_id: UUID, what: str) -> asyncpg.Record:
+    """The ``table`` row with ``row_id``; ``NotFoundError`` ("<what> <id> not found") when there is none."""
+    row = await conn.fetchrow(f"SELECT {columns} FROM {table} WHERE id = $1", row_id)
+    if row is None:
+        raise NotFoundError(f"{what} {row_id} not found")
+    return row
+
+
+async def _take_default(
+    conn: Connection, table: str, columns: str, *, user_id: UUID, row_id: UUID, eligible: str, what: str
+) -> asyncpg.Record:
+    """Make ``row_id`` (a row of ``user_id`` in status ``eligible``) the user's default in ``table``.
+
+    The caller holds :func:`_lock_user_defaults`. Clears the user's other default first (the partial
+    unique index allows one); ``NotFoundError`` when the row is not an eligible row of the user.
+    """
+    await conn.execute(
+        f"UPDATE {table} SET is_default = false WHERE user_id = $1 AND is_default AND id <> $2",
+        user_id,
+        row_id,
+    )
+    row = await conn.fetchrow(
+        f"""UPDATE {table} SET is_default = true WHERE id = $1 AND user_id = $2 AND status = $3
+            RETURNING {columns}""",
+        row_id,
+        user_id,
+        eligible,
+    )
+    if row is None:
+        raise NotFoundError(f"{what} {row_id} not found")
+    return row
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -140,15 +181,12 @@ async def insert_key(conn: Connection, key: NewKey, *, make_default: bool = Fals
         key.label,
         make_default or not has_default,
     )
-    return _key(row)
+    return _as_row(KeyRow, row)
 
 
 async def get_key(conn: Connection, key_id: UUID) -> KeyRow:
     """The key with ``key_id``; ``NotFoundError`` when there is none."""
-    row = await conn.fetchrow(f"SELECT {KEY_COLUMNS} FROM keys WHERE id = $1", key_id)
-    if row is None:
-        raise NotFoundError(f"key {key_id} not found")
-    return _key(row)
+    return _as_row(KeyRow, await _row_by_id(conn, "keys", KEY_COLUMNS, key_id, "key"))
 
 
 async def list_keys(
@@ -172,7 +210,7 @@ async def list_keys(
         after_time,
         after_id,
     )
-    return [_key(row) for row in rows]
+    return [_as_row(KeyRow, row) for row in rows]
 
 
 async def set_default_key(conn: Connection, user_id: UUID, key_id: UUID) -> KeyRow:
@@ -182,17 +220,9 @@ async def set_default_key(conn: Connection, user_id: UUID, key_id: UUID) -> KeyR
     decides what signing uses. ``NotFoundError`` if the key is not an active key of the user.
     """
     await _lock_user_defaults(conn, user_id)
-    await conn.execute(
-        "UPDATE keys SET is_default = false WHERE user_id = $1 AND is_default AND id <> $2", user_id, key_id
+    row = await _take_default(
+        conn, "keys", KEY_COLUMNS, user_id=user_id, row_id=key_id, eligible="active", what="key"
     )
-    row = await conn.fetchrow(
-        f"""UPDATE keys SET is_default = true WHERE id = $1 AND user_id = $2 AND status = 'active'
-            RETURNING {KEY_COLUMNS}""",
-        key_id,
-        user_id,
-    )
-    if row is None:
-        raise NotFoundError(f"key {key_id} not found")
     newest = await conn.fetchval(
         """SELECT id FROM certificates WHERE key_id = $1 AND status = 'valid'
            ORDER BY not_after DESC, created_at DESC LIMIT 1""",
@@ -200,7 +230,7 @@ async def set_default_key(conn: Connection, user_id: UUID, key_id: UUID) -> KeyR
     )
     if newest is not None:
         await _make_default_certificate(conn, user_id, newest)
-    return _key(row)
+    return _as_row(KeyRow, row)
 
 
 async def revoke_key(conn: Connection, key_id: UUID, reason: str) -> tuple[KeyRow, list[UUID]]:
@@ -223,12 +253,7 @@ async def revoke_key(conn: Connection, key_id: UUID, reason: str) -> tuple[KeyRo
         key_id,
         reason,
     )
-    return _key(row), [record["id"] for record in revoked]
-
-
-def _key(row: asyncpg.Record | None) -> KeyRow:
-    assert row is not None  # INSERT/UPDATE ... RETURNING of an existing row
-    return KeyRow(**dict(row))
+    return _as_row(KeyRow, row), [record["id"] for record in revoked]
 
 
 # --- certificates --------------------------------------------------------------------------------
@@ -342,7 +367,7 @@ async def insert_certificate(
         certificate.source,
         certificate.chain_validated,
     )
-    inserted = _certificate(row)
+    inserted = _as_row(CertificateRow, row)
     if make_default or not has_default:
         return await _make_default_certificate(conn, certificate.user_id, inserted.id)
     return inserted
@@ -350,10 +375,10 @@ async def insert_certificate(
 
 async def get_certificate(conn: Connection, certificate_id: UUID) -> CertificateRow:
     """The certificate with ``certificate_id``; ``NotFoundError`` when there is none."""
-    row = await conn.fetchrow(f"SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1", certificate_id)
-    if row is None:
-        raise NotFoundError(f"certificate {certificate_id} not found")
-    return _certificate(row)
+    return _as_row(
+        CertificateRow,
+        await _row_by_id(conn, "certificates", CERTIFICATE_COLUMNS, certificate_id, "certificate"),
+    )
 
 
 async def list_certificates(
@@ -379,7 +404,7 @@ async def list_certificates(
         after_time,
         after_id,
     )
-    return [_certificate(row) for row in rows]
+    return [_as_row(CertificateRow, row) for row in rows]
 
 
 async def set_default_certificate(conn: Connection, user_id: UUID, certificate_id: UUID) -> CertificateRow:
@@ -389,20 +414,16 @@ async def set_default_certificate(conn: Connection, user_id: UUID, certificate_i
 
 
 async def _make_default_certificate(conn: Connection, user_id: UUID, certificate_id: UUID) -> CertificateRow:
-    await conn.execute(
-        "UPDATE certificates SET is_default = false WHERE user_id = $1 AND is_default AND id <> $2",
-        user_id,
-        certificate_id,
+    row = await _take_default(
+        conn,
+        "certificates",
+        CERTIFICATE_COLUMNS,
+        user_id=user_id,
+        row_id=certificate_id,
+        eligible="valid",
+        what="certificate",
     )
-    row = await conn.fetchrow(
-        f"""UPDATE certificates SET is_default = true
-            WHERE id = $1 AND user_id = $2 AND status = 'valid' RETURNING {CERTIFICATE_COLUMNS}""",
-        certificate_id,
-        user_id,
-    )
-    if row is None:
-        raise NotFoundError(f"certificate {certificate_id} not found")
-    chosen = _certificate(row)
+    chosen = _as_row(CertificateRow, row)
     await conn.execute(
         "UPDATE keys SET is_default = false WHERE user_id = $1 AND is_default AND id <> $2",
         user_id,
@@ -423,7 +444,7 @@ async def revoke_certificate(conn: Connection, certificate_id: UUID, reason: str
     )
     if row is None:
         return await get_certificate(conn, certificate_id)
-    return _certificate(row)
+    return _as_row(CertificateRow, row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,13 +474,8 @@ async def signing_rows(conn: Connection, user_id: UUID, certificate_id: UUID | N
         )
     if row is None:
         return None
-    certificate = _certificate(row)
+    certificate = _as_row(CertificateRow, row)
     return SigningRows(certificate, await get_key(conn, certificate.key_id))
-
-
-def _certificate(row: asyncpg.Record | None) -> CertificateRow:
-    assert row is not None  # INSERT/UPDATE ... RETURNING of an existing row
-    return CertificateRow(**dict(row))
 
 
 # --- the built-in CA -----------------------------------------------------------------------------
@@ -528,7 +544,7 @@ class NewCa:
 async def active_ca(conn: Connection) -> CaRow | None:
     """The active built-in CA, if it was created."""
     row = await conn.fetchrow(f"SELECT {CA_COLUMNS} FROM ca WHERE status = 'active'")
-    return None if row is None else _ca(row)
+    return None if row is None else _as_row(CaRow, row)
 
 
 async def insert_ca(conn: Connection, ca: NewCa) -> CaRow:
@@ -547,7 +563,7 @@ async def insert_ca(conn: Connection, ca: NewCa) -> CaRow:
         ca.not_before,
         ca.not_after,
     )
-    return _ca(row)
+    return _as_row(CaRow, row)
 
 
 async def count_issued(conn: Connection, ca_id: UUID) -> int:
@@ -562,11 +578,6 @@ async def ca_certificates(conn: Connection) -> list[bytes]:
     """DER certificates of every built-in CA, active first (retired ones still anchor old signatures)."""
     rows = await conn.fetch("SELECT certificate_der FROM ca ORDER BY status = 'active' DESC, created_at DESC")
     return [bytes(row["certificate_der"]) for row in rows]
-
-
-def _ca(row: asyncpg.Record | None) -> CaRow:
-    assert row is not None
-    return CaRow(**dict(row))
 
 
 # --- trust anchors -------------------------------------------------------------------------------
