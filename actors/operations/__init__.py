@@ -7,9 +7,10 @@ Module map::
      ├─ options ....... OperationsOptions (TTL, batch and document limits, leases, retention, retries)
      ├─ policy ........ which confirmation an operation needs ("none" for clients, "device" otherwise)
      ├─ intake ........ request checks (field-precise), document digests, previews → PlannedItem
+     ├─ items ......... planned items → NewItem rows to store and ItemView answers
      ├─ preview ....... text previews of text documents for the devices
      ├─ notices ....... OperationNotice for the devices, from planned items or stored rows
-     ├─ execute ....... a batch: per item prepare → one Balancer.sign_digests → per item finish
+     ├─ execute ....... a batch: per item prepare → one Balancer call (sign_digest for one) → per item finish
      ├─ direct ........ the synchronous fast path: sign, then store the finished operation at once
      ├─ units ......... transactions: create, decide, expire, finish (+ callback call site), delete
      ├─ messages ...... Advance, Decide, Expire, Wake, Repush
