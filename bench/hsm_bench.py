@@ -39,7 +39,9 @@ Phases, in one process (the server side's: the pool's trio loop shares the machi
      subtracted in ``server_cpu_us_per_signature_less_generator``; the latency of those no-op
      requests (``no_op_latency``) is the floor the machine's scheduling sets at that moment.
      ``runqueue_wait`` (per open-loop point and process) is how many of its threads were, on
-     average, runnable but waiting for a CPU: the others' load.
+     average, runnable but waiting for a CPU: the others' load. ``call_p50_us``/``call_p99_us``
+     count from the moment a caller sent each request, so the part of the tail the generator
+     itself adds (a late ticker, no free caller) is the difference to ``p50_us``/``p99_us``.
 4. **chaos**: the closed loop with the most units (≥ 2), one unit SIGKILLed in the middle; failed
    requests must be 0; reports how long the unit took to rejoin.
 
@@ -329,6 +331,9 @@ class _Schedule:
         self.total = int(duration_s * rate)
         self.start = trio.current_time() + 0.01
         self.latencies: list[float] = []
+        self.call_latencies: list[float] = []
+        """From the moment a caller sent each request (the layer, the units and the machine's
+        scheduling of them, without the wait for a free caller or a late ticker)."""
         self.failed = 0
         self.started_late = 0
         """Requests sent over 1 ms after they were due (the loop or every caller was busy; the wait
@@ -359,14 +364,17 @@ class _Schedule:
                 await self._idle.park()
                 continue
             scheduled = self._due.popleft()
-            if clock() - scheduled > 0.001:
+            sent = clock()
+            if sent - scheduled > 0.001:
                 self.started_late += 1
             try:
                 await request()
             except Exception:  # counted and reported: a benchmark must not stop on one failure
                 self.failed += 1
                 continue
-            self.latencies.append(clock() - scheduled)
+            done = clock()
+            self.latencies.append(done - scheduled)
+            self.call_latencies.append(done - sent)
 
 
 async def _open_loop(
@@ -412,6 +420,7 @@ async def _open_loop(
         "started_late": schedule.started_late,
         "failed": schedule.failed,
         **_latency(schedule.latencies),
+        **{f"call_{name}": value for name, value in _latency(schedule.call_latencies).items()},
         **_cpu_fields(cores, rate * batch),
         "runqueue_wait": waiting,
     }

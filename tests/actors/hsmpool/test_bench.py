@@ -36,6 +36,9 @@ def test_a_short_bench_reports_every_phase_and_no_chaos_failure() -> None:
         assert row["p99_us"] > 0
     assert report["open_loop_generator"]["server_cpu_us_per_request"] > 0
     assert "server_cpu_us_per_signature_less_generator" in point
+    # Counted from the send, a request's latency can only be shorter than from its due time.
+    assert 0 < point["call_p50_us"] <= point["p50_us"]
+    assert 0 < point["call_max_us"] <= point["max_us"]
     chaos = report["chaos"]
     assert chaos["failed_requests"] == 0
     assert chaos["rejoined_after_s"] is not None
