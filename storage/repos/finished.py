@@ -84,7 +84,7 @@ async def insert_finished_many(conn: Connection, batch: Sequence[FinishedOperati
                                          error_detail)
             SELECT * FROM unnest($17::uuid[], $18::integer[], $19::text[], $20::text[], $21::bytea[],
                                  $22::bytea[], $23::text[], $24::text[])""",
-        *new_operation_arrays([(entry.op, entry.items) for entry in batch])[:11],  # all but ttl_s
+        *new_operation_arrays([(entry.op, entry.items) for entry in batch]),
         [row.expires_at for row in rows],
         [entry.error for entry in batch],
         [entry.error_detail for entry in batch],

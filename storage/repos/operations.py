@@ -224,6 +224,7 @@ async def insert_operations(
                                      $20::bytea[], $21::text[]))
             SELECT * FROM op""",
         *new_operation_arrays(ops),
+        [float(op.ttl_s) for op, _ in ops],
         [op.owner_node for op, _ in ops],
         [float(op.lease_s) for op, _ in ops],
         [op_id for op_id, _ in items],
@@ -238,7 +239,8 @@ async def insert_operations(
 
 
 def new_operation_arrays(ops: Sequence[tuple[NewOperation, Sequence[NewItem]]]) -> list[list[Any]]:
-    """Column arrays ``id … item_count, ttl_s`` of new operations, for ``unnest`` (in that order)."""
+    """Column arrays ``id … item_count`` of new operations, for ``unnest`` (in that order); each
+    insert adds its own deadline columns after them."""
     return [
         [op.id for op, _ in ops],
         [op.user_id for op, _ in ops],
@@ -251,7 +253,6 @@ def new_operation_arrays(ops: Sequence[tuple[NewOperation, Sequence[NewItem]]]) 
         [op.policy for op, _ in ops],
         [op.callback_url for op, _ in ops],
         [len(op_items) for _, op_items in ops],
-        [float(op.ttl_s) for op, _ in ops],
     ]
 
 
