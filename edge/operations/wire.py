@@ -21,16 +21,18 @@ from __future__ import annotations
 from base64 import b64encode
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from json.encoder import encode_basestring_ascii
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
-from quart import Response, current_app, request
+from quart import Quart, Request, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.conversion import model_load
 
 from actors.operations import Format, InputKind, ItemView, OperationView, Policy, State
+from actors.operations.model import FINISHED
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,14 +41,16 @@ JSON_MIMETYPE = "application/json"
 
 async def read_model(model_class: type[M]) -> M:
     """The request body as ``model_class``, as ``@validate_request(model_class)`` would pass it."""
-    config = current_app.config
-    if request.is_json and not config["QUART_SCHEMA_CONVERT_CASING"]:
-        body = await request.get_data(as_text=False)
+    # The objects behind the proxies, looked up once (each read through a proxy costs ~0.8 µs).
+    config = _current_app().config
+    body_request: Request = request._get_current_object()  # type: ignore[attr-defined]
+    if body_request.is_json and not config["QUART_SCHEMA_CONVERT_CASING"]:
+        body = await body_request.get_data(as_text=False)
         try:
             return model_class.model_validate_json(body)
         except ValidationError:
             pass  # answered below, by quart-schema's own path, with its own error
-    data = await request.get_json()
+    data = await body_request.get_json()
     return model_load(
         data,
         model_class,
@@ -89,21 +93,27 @@ def operation_json(view: OperationView) -> str:
     ASCII, sorted keys), written directly: the shape is fixed, only strings need escaping."""
     row = view.row
     items = view.items
-    finished = view.state.finished
-    # Keys in sorted order, as the provider's ``sort_keys`` puts them.
+    finished = row.state in _FINISHED_STATES
+    created = _date_json(row.created_at)
+    # A row written by the synchronous path has one timestamp for all three (the same object):
+    # encoded once (~0.4 µs each).
+    updated = created if row.updated_at is row.created_at else _date_json(row.updated_at)
+    finished_at = created if row.finished_at is row.created_at else _date_json(row.finished_at)
+    # Keys in sorted order, as the provider's ``sort_keys`` puts them. Enum values come pre-encoded
+    # (``_enum_json``) and UUIDs and dates need no escaping: ~10 → ~6 µs per answer.
     parts = [
         '{"callback_url":',
         _string(row.callback_url),
-        ',"certificate_id":',
-        _string(str(row.certificate_id)),
-        ',"confirmation":',
-        _string(Policy(row.policy).value),
+        ',"certificate_id":"',
+        str(row.certificate_id),
+        '","confirmation":',
+        _enum_json(Policy, row.policy),
         ',"created_at":',
-        _string(_date(row.created_at)),
+        created,
         ',"decided_at":',
-        _string(_date(row.decided_at)),
+        _date_json(row.decided_at),
         ',"decided_by_device":',
-        _string(None if row.decided_by_device is None else str(row.decided_by_device)),
+        "null" if row.decided_by_device is None else f'"{row.decided_by_device}"',
         ',"detached":',
         "true" if row.detached else "false",
         ',"digest_algorithm":',
@@ -111,23 +121,23 @@ def operation_json(view: OperationView) -> str:
         ',"error":',
         _problem(row.error, row.error_detail),
         ',"expires_at":',
-        _string(_date(row.expires_at)),
+        _date_json(row.expires_at),
         ',"finished_at":',
-        _string(_date(row.finished_at)),
+        finished_at,
         ',"format":',
-        _string(Format(row.format).value),
-        ',"id":',
-        _string(str(row.id)),
-        ',"item_count":',
+        _enum_json(Format, row.format),
+        ',"id":"',
+        str(row.id),
+        '","item_count":',
         int.__repr__(row.item_count),
         ',"items":',
-        "null" if items is None else f"[{','.join(_item_json(item, finished) for item in items)}]",
+        "null" if items is None else f"[{','.join([_item_json(item, finished) for item in items])}]",
         ',"results_expire_at":',
-        _string(_date(row.retain_until)),
+        _date_json(row.retain_until),
         ',"state":',
-        _string(State(row.state).value),
+        _enum_json(State, row.state),
         ',"type":"sign","updated_at":',
-        _string(_date(row.updated_at)),
+        updated,
         "}",
     ]
     return "".join(parts)
@@ -135,22 +145,29 @@ def operation_json(view: OperationView) -> str:
 
 def json_response(view: OperationView, status: int, headers: Mapping[str, str]) -> Response:
     """``view`` as ``OperationOut``, answered as the app's JSON provider answers (``app.json.response``)."""
-    provider = current_app.json
-    if _default_encoding(provider):
+    app = _current_app()
+    provider = app.json
+    if _default_encoding(provider, app.debug):
         text = operation_json(view)
-    elif getattr(provider, "compact", None) is False or current_app.debug:  # flask's response(): indented
+    elif getattr(provider, "compact", None) is False or app.debug:  # flask's response(): indented
         text = provider.dumps(operation_body(view), indent=2)
     else:
         text = provider.dumps(operation_body(view), separators=(",", ":"))
-    response_class = current_app.response_class
+    response_class = app.response_class
     return response_class(f"{text}\n", status=status, headers=dict(headers), mimetype=JSON_MIMETYPE)
 
 
-def _default_encoding(provider: object) -> bool:
+def _current_app() -> Quart:
+    # The app itself: every attribute read through the ``current_app`` proxy costs ~0.8 µs.
+    app: Quart = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
+def _default_encoding(provider: object, debug: bool) -> bool:
     """Whether ``provider`` writes what ``operation_json`` writes (flask's defaults, not debugging)."""
     return (
         getattr(provider, "compact", None) is None
-        and not current_app.debug
+        and not debug
         and getattr(provider, "ensure_ascii", False) is True
         and getattr(provider, "sort_keys", False) is True
     )
@@ -166,7 +183,7 @@ def _item_json(item: ItemView, finished: bool) -> str:
             ',"index":',
             int.__repr__(item.index),
             ',"input":',
-            _string(InputKind(item.input).value),
+            _enum_json(InputKind, item.input),
             ',"name":',
             _string(item.name),
             ',"signature":',
@@ -187,6 +204,29 @@ def _problem(code: str | None, detail: str | None) -> str:
 def _string(value: object) -> str:
     # The json module's own escaping (its C encoder uses the same function with ensure_ascii).
     return "null" if value is None else encode_basestring_ascii(str(value))
+
+
+_FINISHED_STATES = frozenset(state.value for state in FINISHED)
+"""``State(value).finished``, without making the State."""
+
+_ENUM_JSON: dict[tuple[type[StrEnum], str], str] = {
+    (enum, member.value): encode_basestring_ascii(member.value)
+    for enum in (Format, InputKind, Policy, State)
+    for member in enum
+}
+"""The JSON text of every value of the enums an answer carries, by (enum, value)."""
+
+
+def _enum_json(enum: type[StrEnum], value: str) -> str:
+    """``_string(enum(value).value)``: a stored value as its enum writes it (an unknown one is refused
+    by the enum, as before)."""
+    known = _ENUM_JSON.get((enum, value))
+    return known if known is not None else _string(enum(value).value)
+
+
+def _date_json(value: datetime | None) -> str:
+    # ``_string(_date(value))`` without the escaping: an ISO 8601 date has nothing to escape.
+    return "null" if value is None else f'"{to_jsonable_python(value)}"'
 
 
 def _item_body(item: ItemView, finished: bool) -> dict[str, object]:
