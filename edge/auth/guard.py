@@ -20,7 +20,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
 import structlog
-from quart import Quart, current_app, g, request
+from quart import Quart, Request, g, request
 
 from actors.identity.audit import audit
 from actors.identity.bearer import authenticate_bearer
@@ -64,17 +64,21 @@ def install_guard(app: Quart) -> None:
 
     @app.before_request
     async def _guard() -> None:
-        if not request.path.startswith(API_PREFIX):
+        # The request itself, not the proxy: each attribute read through a proxy costs ~0.8 µs.
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+        if not current.path.startswith(API_PREFIX):
             return
-        endpoint = request.endpoint
-        if endpoint is not None and is_public(current_app, endpoint):
+        endpoint = current.endpoint
+        if endpoint is not None and is_public(app, endpoint):  # ``app`` is the current app here
             return
         await authenticate_request()  # also for unknown routes: no route map for anonymous callers
 
 
 async def authenticate_request() -> Principal:
     """The principal of this request, verifying its bearer token on first call."""
-    principal: Principal | None = g.get(_PRINCIPAL)
+    # ``g`` itself, looked up once: each attribute read through its proxy costs ~0.8 µs.
+    context = g._get_current_object()
+    principal: Principal | None = context.get(_PRINCIPAL)
     if principal is not None:
         return principal
     try:
@@ -82,7 +86,7 @@ async def authenticate_request() -> Principal:
         principal = await authenticate_bearer(get_identity(), token)
     except AuthenticationError as exc:
         deny(exc, None)
-    setattr(g, _PRINCIPAL, principal)
+    setattr(context, _PRINCIPAL, principal)
     structlog.contextvars.bind_contextvars(
         user_id=str(principal.user_id) if principal.user_id else None, client_id=principal.client_id
     )
