@@ -19,7 +19,7 @@ readable with GET, listed, deletable, purged after the results TTL.
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 from collections.abc import Sequence
 
 import structlog
@@ -45,21 +45,56 @@ async def sign_now(
     format: Format,
 ) -> OperationView:
     """Sign ``planned`` with ``material``, store ``new`` as completed | failed with the results; its view."""
+    op_id = str(new.id)
     batch = Batch(
-        op_id=str(new.id),
+        op_id=op_id,
         format=format,
         detached=new.detached,
         material=material,
-        items=tuple(ExecItem(item.idx, item.digest, item.content) for item in planned),
+        items=tuple([ExecItem(item.idx, item.digest, item.content) for item in planned]),
     )
     results = await execute_batch(batch, hsm=deps.hsm, options=deps.options)
     state, error, detail = outcome(results)
-    finished = dataclasses.replace(new, state=state.value)
     items = new_items(planned, documents=False, previews=False)
     entry = FinishedOperation(
-        finished, items, results, error=error, error_detail=detail, retain_s=deps.options.result_ttl_s
+        _in_state(new, state.value),
+        items,
+        results,
+        error=error,
+        error_detail=detail,
+        retain_s=deps.options.result_ttl_s,
     )
     row = await deps.db.run_batched(insert_finished_many, entry)
-    signed = sum(1 for result in results if result.result is not None)
-    log.info("operation_finished", op_id=str(row.id), state=row.state, items=len(results), signed=signed)
+    if _logs_info():  # the fields cost ~1 µs to build, for nothing at warning
+        signed = sum(1 for result in results if result.result is not None)
+        log.info("operation_finished", op_id=op_id, state=row.state, items=len(results), signed=signed)
     return OperationView(row, item_views(planned, results))
+
+
+def _logs_info() -> bool:
+    # structlog's filtering loggers (the configured ones) answer; any other logger records info.
+    try:
+        return bool(log.is_enabled_for(logging.INFO))
+    except AttributeError:
+        return True
+
+
+def _in_state(new: NewOperation, state: str) -> NewOperation:
+    """``dataclasses.replace(new, state=state)``, spelled out: the generic copy costs ~3.0 µs, this
+    ~1.7 µs (timeit). Every field is listed (``tests/test_fastpath_direct.py`` checks that none is
+    left out)."""
+    return NewOperation(
+        id=new.id,
+        user_id=new.user_id,
+        client_id=new.client_id,
+        format=new.format,
+        detached=new.detached,
+        certificate_id=new.certificate_id,
+        digest_algorithm=new.digest_algorithm,
+        state=state,
+        policy=new.policy,
+        callback_url=new.callback_url,
+        ttl_s=new.ttl_s,
+        owner_node=new.owner_node,
+        lease_s=new.lease_s,
+    )
