@@ -154,8 +154,10 @@ class Balancer:
     async def sign_digest(self, key: HsmKey, digest: bytes, *, op_id: str | None = None) -> bytes:
         """Sign one digest (concurrent single signatures share frames to the unit)."""
 
-        async def sign(connection: UnitConnection) -> bytes:
-            return await connection.sign_digest(key.ref, digest, op_id=op_id)
+        # A plain function handing back the connection's coroutine, not a coroutine of its own: one
+        # frame less to create and to pass through at each suspension of the call (~0.1 µs).
+        def sign(connection: UnitConnection) -> Awaitable[bytes]:
+            return connection.sign_digest(key.ref, digest, op_id=op_id)
 
         return await self._run(key.domain, "sign", 1, sign, join=True, key=key)
 
@@ -195,8 +197,8 @@ class Balancer:
         if not digests:
             return []
 
-        async def sign(connection: UnitConnection) -> list[bytes]:
-            return await connection.sign_digests(key.ref, digests, op_id=op_id)
+        def sign(connection: UnitConnection) -> Awaitable[list[bytes]]:  # see sign_digest
+            return connection.sign_digests(key.ref, digests, op_id=op_id)
 
         return await self._run(key.domain, "sign", len(digests), sign, key=key)
 
