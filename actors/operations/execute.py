@@ -81,12 +81,11 @@ Finisher = Callable[[bytes], bytes]
 
 async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptions) -> list[ItemResult]:
     """Sign every item of ``batch``; one ``ItemResult`` per item, in order."""
-    signing_time = dt.datetime.now(dt.UTC)
     outcomes: dict[int, ItemResult] = {}
     pending: list[tuple[int, bytes, Finisher]] = []
     attached = batch.format is Format.CADES_BES and not batch.detached
     try:
-        prepare = _preparer(batch, signing_time)
+        prepare = _preparer(batch)
     except SigningError as exc:
         # The certificate, algorithm or time refused by the format: no item can be prepared.
         return [ItemResult(item.idx, None, exc.code, str(exc)[:1000]) for item in batch.items]
@@ -114,7 +113,12 @@ async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptio
         else:
             encoded = [batch.material.signing.encode_signature(raw) for raw in signatures]
             digests = [digest for _, digest, _ in pending]
-            refused = await _check_with_certificate(batch, digests, encoded, options)
+            # Asked first: a proven material needs no coroutine made and awaited for nothing (~0.3 µs).
+            refused = (
+                {}
+                if _proven(batch.material, options)
+                else await _check_with_certificate(batch, digests, encoded, options)
+            )
             for count, ((idx, _, finisher), signature) in enumerate(
                 zip(pending, encoded, strict=True), start=1
             ):
@@ -141,8 +145,9 @@ Preparer = Callable[[ExecItem], tuple[bytes, Finisher]]
 """One item → (what the key signs, how its signature becomes the result)."""
 
 
-def _preparer(batch: Batch, signing_time: dt.datetime) -> Preparer:
-    """How ``batch``'s items are prepared; CAdES encodes what its items share once (``CadesBatch``)."""
+def _preparer(batch: Batch) -> Preparer:
+    """How ``batch``'s items are prepared; CAdES encodes what its items share once (``CadesBatch``),
+    its signing time (now) included."""
     if batch.format is Format.RAW:
         return _raw_item
     signing = batch.material.signing
@@ -150,7 +155,7 @@ def _preparer(batch: Batch, signing_time: dt.datetime) -> Preparer:
         certificate=signing.certificate,
         signature_algorithm=signing.signature_algorithm,
         detached=batch.detached,
-        signing_time=signing_time,
+        signing_time=dt.datetime.now(dt.UTC),
     )
     return partial(_cades_item, template)
 
@@ -172,16 +177,18 @@ def _as_is(signature: bytes) -> bytes:
     return signature
 
 
+def _proven(material: Material, options: OperationsOptions) -> bool:
+    """Whether signatures under ``material`` go unchecked: it is proven and only the first are checked."""
+    return material.proof.done and options.verify_results == "first"
+
+
 async def _check_with_certificate(
     batch: Batch, digests: Sequence[bytes], signatures: Sequence[bytes], options: OperationsOptions
 ) -> dict[int, SigningError]:
-    """``_verify_all`` unless the material is proven and only the first signatures are checked."""
-    proof = batch.material.proof
-    if proof.done and options.verify_results == "first":
-        return {}
+    """``_verify_all`` (when not ``_proven``); a batch that verified whole proves its material."""
     refused = await _verify_all(batch, digests, signatures, options)
     if not refused and signatures:
-        proof.done = True
+        batch.material.proof.done = True
     return refused
 
 
