@@ -76,13 +76,15 @@ def install_guard(app: Quart) -> None:
 
 async def authenticate_request() -> Principal:
     """The principal of this request, verifying its bearer token on first call."""
-    # ``g`` itself, looked up once: each attribute read through its proxy costs ~0.8 µs.
+    # The objects behind quart's proxies: an attribute read through a proxy costs ~0.8 µs, through
+    # ``_get_current_object()`` ~0.2 µs.
     context = g._get_current_object()
     principal: Principal | None = context.get(_PRINCIPAL)
     if principal is not None:
         return principal
     try:
-        token = _bearer_token(request.headers.get("Authorization"))
+        headers = request._get_current_object().headers  # type: ignore[attr-defined]
+        token = _bearer_token(headers.get("Authorization"))
         principal = await authenticate_bearer(get_identity(), token)
     except AuthenticationError as exc:
         deny(exc, None)
@@ -95,7 +97,7 @@ async def authenticate_request() -> Principal:
 
 def current_principal() -> Principal:
     """The authenticated caller of this request; ``MissingTokenError`` (401) when there is none."""
-    principal: Principal | None = g.get(_PRINCIPAL)
+    principal: Principal | None = g._get_current_object().get(_PRINCIPAL)  # see authenticate_request
     if principal is None:
         raise MissingTokenError("this endpoint needs a bearer access token")
     return principal
