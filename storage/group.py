@@ -120,8 +120,18 @@ class GroupCommitter:
         return job.result.unwrap()
 
     async def _lead(self, own: _Job[Any]) -> None:
+        leading = True
         try:
             while own.result is None:
+                if not self._queue:
+                    # Two leaders finished together and elected two successors; the first took both
+                    # jobs into its group. Ours is in flight there: give the flow on and wait for it
+                    # (an empty group would cost a round trip, or spin if it never checkpoints).
+                    leading = False
+                    self._hand_over()
+                    own.wake = trio.Event()
+                    await own.wake.wait()
+                    break
                 count = min(len(self._queue), self._max_units)
                 group = [self._queue.popleft() for _ in range(count)]
                 for job in group:
@@ -139,7 +149,8 @@ class GroupCommitter:
                     job.result = result
                     job.wake.set()
         finally:
-            self._hand_over()
+            if leading:
+                self._hand_over()
 
     def _hand_over(self) -> None:
         """Pass the lead to the oldest queued job not already woken to lead, or give the flow back."""

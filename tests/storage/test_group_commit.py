@@ -197,3 +197,38 @@ async def test_two_groups_finishing_together_wake_two_successors(attempt: int) -
         release.set()
     assert sorted(results) == [0, 1, 2, 3]  # type: ignore[type-var]
     assert committer._leading == 0
+
+
+async def test_a_successor_whose_job_another_successor_took_waits_and_runs_no_empty_group() -> None:
+    # flows=2: two leaders finish together and elect two successors; the first takes both queued
+    # jobs. The second must wait for that group, not run an empty one (which never checkpoints here).
+    gates = [trio.Event() for _ in range(3)]
+    groups: list[list[object]] = []
+
+    async def run_group(jobs: Sequence[tuple[object, object]]) -> list[outcome.Outcome[object]]:
+        groups.append([arg for _, arg in jobs])
+        if len(groups) <= len(gates):
+            await gates[len(groups) - 1].wait()
+        return [outcome.Value(arg) for _, arg in jobs]
+
+    committer = GroupCommitter(run_group, max_units=10, flows=2)
+
+    async def unit(conn: object, args: Sequence[object]) -> list[object]:
+        raise AssertionError("never called: run_group stands in for the executor")
+
+    results: list[object] = []
+
+    async def caller(i: int) -> None:
+        results.append(await committer.run(unit, i))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(4):  # 0 and 1 lead their own groups; 2 and 3 queue
+            nursery.start_soon(caller, i)
+            await trio.testing.wait_all_tasks_blocked()
+        gates[0].set()
+        gates[1].set()  # both leaders finish before either successor runs
+        await trio.testing.wait_all_tasks_blocked()
+        assert groups == [[0], [1], [2, 3]]
+        gates[2].set()
+    assert sorted(results) == [0, 1, 2, 3]  # type: ignore[type-var]
+    assert committer._leading == 0
