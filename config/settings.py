@@ -86,6 +86,16 @@ class StorageSettings(Section):
     """Most units of work that share one transaction in a group commit (``storage.group``)."""
     group_commit_flows: Annotated[int, Field(ge=1, le=1000)] = 2
     """Group commits in flight at once per worker process (each holds one pooled connection)."""
+    writer_process: bool = True
+    """Apply hot-path batched writes (finished operations) in a writer process per worker
+    (``storage.writer``): off the worker's GIL, with the same outcome; without it they run in the worker."""
+    writer_max_frame_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = 64 << 20
+    """Largest group sent to the writer process; a larger one is applied in the worker."""
+    writer_start_timeout_s: PositiveSeconds = 30.0
+    """How long the writer process may take to connect and report ready (it is restarted after)."""
+    writer_reply_timeout_s: PositiveSeconds = 35.0
+    """How long a group waits for the writer's reply before the writer counts as hung: it is killed and
+    restarted, and the group is applied in the worker (keep it above ``command_timeout_s``)."""
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> StorageSettings:

@@ -26,6 +26,7 @@ at least one unit is healthy, and HSM requests fail fast with ``HsmUnavailableEr
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import structlog
@@ -84,6 +85,9 @@ async def run_services(
     )
     async with (
         open_database(settings, migrate=False) as db,
+        db.offloading(log_level=settings.logging.level, log_format=settings.logging.format)
+        if settings.storage.writer_process
+        else contextlib.nullcontext(),
         open_hsm_pool(
             settings.hsm,
             home=settings.home,

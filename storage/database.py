@@ -46,7 +46,10 @@ from storage.bridge import AsyncioThread
 from storage.errors import StorageError
 from storage.group import BatchedUnit, GroupCommitter, GroupExecutor
 from storage.notify import Listener, TrioSubscriber
+from storage.offload import Offload, Wire, error_from_status, offload_of
 from storage.sqlstate import translated
+from storage.writer.errors import WriterUnavailableError
+from storage.writer.link import WriterLink, open_writer
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -73,6 +76,7 @@ class Database:
         self._bridge = bridge
         self._pool = pool
         self._settings = settings
+        self._dsn = dsn
         self._listener = Listener(dsn, timeout=settings.connect_timeout_s)
         self._groups = GroupExecutor(pool, timeout_s=settings.command_timeout_s)
         self.group_commits = GroupCommitter(
@@ -80,7 +84,16 @@ class Database:
             max_units=settings.group_commit_max_units,
             flows=settings.group_commit_flows,
         )
-        """Forms the groups of ``run_grouped`` (its counters show how well units coalesce)."""
+        """Forms the groups of ``run_batched`` (its counters show how well units coalesce)."""
+        self.offloaded_commits = GroupCommitter(
+            self._run_offloaded,
+            max_units=settings.group_commit_max_units,
+            flows=settings.group_commit_flows,
+        )
+        """Forms the groups of offloadable units while a writer process runs (``offloading``)."""
+        self.offload_fallbacks = 0
+        """Offloaded groups applied in process because the writer could not take them."""
+        self._writer: WriterLink | None = None
         self.applied_migrations: tuple[str, ...] = ()
         """Migration versions this ``open_database`` applied (empty when the schema was current)."""
 
@@ -101,8 +114,32 @@ class Database:
         database errors and carry on, nor change session state. A group is bounded by
         ``StorageSettings.command_timeout_s``.
         """
-        result: T = await self.group_commits.run(fn, arg)
+        committer = self.group_commits
+        if self._writer is not None and offload_of(fn) is not None:
+            committer = self.offloaded_commits
+        result: T = await committer.run(fn, arg)
         return result
+
+    @asynccontextmanager
+    async def offloading(
+        self, *, log_level: str = "warning", log_format: str = "console"
+    ) -> AsyncIterator[None]:
+        """Run offloadable batched units (``storage.offload``) in a writer process within the block.
+
+        The process is started (and restarted) by ``storage.writer.link``; whenever it cannot take a
+        group, the group is applied here as before, so callers see no difference but speed.
+        """
+        async with open_writer(self._dsn, self._settings, log_level=log_level, log_format=log_format) as link:
+            self._writer = link
+            try:
+                yield
+            finally:
+                self._writer = None
+
+    @property
+    def writer(self) -> WriterLink | None:
+        """The writer process link while ``offloading`` (None otherwise)."""
+        return self._writer
 
     async def run_readonly(
         self,
@@ -174,6 +211,40 @@ class Database:
 
     async def _run_group(self, jobs: Sequence[tuple[BatchedUnit, Any]]) -> list[outcome.Outcome[Any]]:
         return await self._bridge.run(self._groups.run_group, jobs)
+
+    async def _run_offloaded(self, jobs: Sequence[tuple[BatchedUnit, Any]]) -> list[outcome.Outcome[Any]]:
+        """A group of offloadable units: prepared here, applied by the writer (or here, when it cannot)."""
+        by_fn: dict[BatchedUnit, list[int]] = {}
+        for index, (fn, _) in enumerate(jobs):
+            by_fn.setdefault(fn, []).append(index)
+        outcomes: list[outcome.Outcome[Any]] = [outcome.Value(None)] * len(jobs)
+        for fn, indices in by_fn.items():
+            offload = offload_of(fn)
+            assert offload is not None  # only offloadable units are queued here
+            try:
+                wires, results = offload.prepare([jobs[i][1] for i in indices])
+            except Exception as exc:  # a bug in prepare: every caller of this unit learns of it
+                for i in indices:
+                    outcomes[i] = outcome.Error(exc)
+                continue
+            errors = await self._apply_offloaded(offload, wires)
+            for i, result, error in zip(indices, results, errors, strict=True):
+                outcomes[i] = outcome.Value(result) if error is None else outcome.Error(error)
+        return outcomes
+
+    async def _apply_offloaded(
+        self, offload: Offload[Any, Any], wires: list[Wire]
+    ) -> list[BaseException | None]:
+        writer = self._writer
+        if writer is not None:
+            try:
+                statuses = await writer.apply(offload.name, wires)
+            except WriterUnavailableError:
+                self.offload_fallbacks += 1  # applied below; idempotent if the writer did it after all
+            else:
+                return [None if status is None else error_from_status(status) for status in statuses]
+        outcomes = await self._run_group([(offload.apply, wire) for wire in wires])
+        return [result.error if isinstance(result, outcome.Error) else None for result in outcomes]
 
     async def close(self) -> None:
         """Close the listener and the pool (shielded, bounded); called by ``open_database``."""

@@ -11,6 +11,7 @@ they meet only through PostgreSQL.
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +112,7 @@ async def run_worker(
     secret = load_server_secret(settings)
     async with (
         open_database(settings, migrate=False) as db,
+        db.offloading() if settings.storage.writer_process else contextlib.nullcontext(),
         open_hsm_pool(settings.hsm, home=settings.home, system=system) as hsm,
         open_callbacks(settings.callbacks, system=system, db=db, keys=ClientCallbackKeys(db, Sealer(secret))),
         open_operations(system=system, db=db, hsm=hsm, options=options) as ops,
