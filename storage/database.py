@@ -136,6 +136,21 @@ class Database:
             finally:
                 self._writer = None
 
+    def metrics(self) -> dict[str, Any]:
+        """Group commits and the writer process of this worker, for ``/metrics``."""
+        writer = self._writer
+        return {
+            "group_commits": {"groups": self.group_commits.groups, "units": self.group_commits.units},
+            "offloaded": {
+                "groups": self.offloaded_commits.groups,
+                "units": self.offloaded_commits.units,
+                "fallbacks": self.offload_fallbacks,
+            },
+            "writer": None
+            if writer is None
+            else {"up": writer.up, "starts": writer.starts, "pid": writer.pid},
+        }
+
     @property
     def writer(self) -> WriterLink | None:
         """The writer process link while ``offloading`` (None otherwise)."""

@@ -84,12 +84,15 @@ async def test_readyz_follows_the_units_and_metrics_show_them(base_url: str) -> 
         assert [unit["unit_id"] for unit in units] == ["soft-1", "soft-2"]
         assert all(unit["state"] == "healthy" and unit["pid"] for unit in units)
         assert set(report["gc"]["generations"]) == {"0", "1", "2"}
+        assert report["storage"]["offloaded"]["fallbacks"] >= 0
+        assert report["storage"]["writer"]["starts"] >= 1
 
         text = await client.get("/metrics", headers={**SCRAPER, "Accept": "text/plain;version=0.0.4"})
         assert text.headers["content-type"].startswith("text/plain; version=0.0.4")
         sample = f'klyuch_hsm_unit_up{{worker="{os.getpid()}",unit="soft-2",domain="soft",state="healthy"}} 1'
         assert sample in text.text
         assert f'klyuch_gc_collections_total{{worker="{os.getpid()}",generation="2"}} ' in text.text
+        assert f'klyuch_storage_writer_starts_total{{worker="{os.getpid()}"}} ' in text.text
         assert (await client.get("/metrics?format=prometheus", headers=SCRAPER)).text.startswith("# HELP ")
 
         for unit in units:
