@@ -11,35 +11,10 @@ import trio
 from storage import Database
 from storage.repos import operations as repo
 from storage.repos.finished import FinishedOperation, insert_finished_many
-from storage.repos.operations import ItemResult, NewItem, NewOperation
 from tests.operations.conftest import MakePerson, StartWorker
+from tests.storage.finished_support import finished_operation, store_all
 
 CALLERS = 30
-
-
-def _finished(user_id: UUID, cert_id: UUID, n_items: int, *, failed: bool = False) -> FinishedOperation:
-    op = NewOperation(
-        id=uuid.uuid4(),
-        user_id=user_id,
-        client_id=None,
-        format="raw",
-        detached=False,
-        certificate_id=cert_id,
-        digest_algorithm="streebog256",
-        state="failed" if failed else "completed",
-        policy="none",
-        callback_url=None,
-        ttl_s=60.0,
-        owner_node=uuid.uuid4(),
-        lease_s=30.0,
-    )
-    items = [NewItem(i, f"doc{i}.txt", "content", bytes([i + 1]) * 32, None, None) for i in range(n_items)]
-    results = [
-        ItemResult(i, None, "hsm_failed", "the unit failed") if failed else ItemResult(i, bytes([i]) * 64)
-        for i in reversed(range(n_items))  # any order: matched by idx
-    ]
-    error = ("hsm_failed", "every item failed") if failed else (None, None)
-    return FinishedOperation(op, items, results, error=error[0], error_detail=error[1], retain_s=120.0)
 
 
 async def test_concurrent_finished_operations_share_groups_and_each_is_stored_whole(
@@ -49,8 +24,10 @@ async def test_concurrent_finished_operations_share_groups_and_each_is_stored_wh
     alice = await make_person(worker, "alice")
     assert alice.certificate_id is not None
     db: Database = worker.services.db
+    certificate_id = UUID(alice.certificate_id)
     entries = [
-        _finished(alice.id, UUID(alice.certificate_id), 1 + i % 4, failed=i % 7 == 3) for i in range(CALLERS)
+        finished_operation(alice.id, 1 + i % 4, certificate_id=certificate_id, failed=i % 7 == 3)
+        for i in range(CALLERS)
     ]
     rows: dict[UUID, repo.OperationRow] = {}
     groups_before = db.group_commits.groups
@@ -87,20 +64,10 @@ async def test_one_bad_operation_fails_alone(start_worker: StartWorker, make_per
     alice = await make_person(worker, "alice")
     assert alice.certificate_id is not None
     db: Database = worker.services.db
-    good = [_finished(alice.id, UUID(alice.certificate_id), 2) for _ in range(8)]
-    bad = _finished(alice.id, UUID(alice.certificate_id), 1)
+    good = [finished_operation(alice.id, 2, certificate_id=UUID(alice.certificate_id)) for _ in range(8)]
+    bad = finished_operation(alice.id, 1, certificate_id=UUID(alice.certificate_id))
     bad = dataclasses.replace(bad, op=dataclasses.replace(bad.op, user_id=uuid.uuid4()))  # no such user
-    outcomes: dict[UUID, object] = {}
-
-    async def store(entry: FinishedOperation) -> None:
-        try:
-            outcomes[entry.op.id] = await db.run_batched(insert_finished_many, entry)
-        except Exception as exc:
-            outcomes[entry.op.id] = exc
-
-    async with trio.open_nursery() as nursery:
-        for entry in [*good[:4], bad, *good[4:]]:
-            nursery.start_soon(store, entry)
+    outcomes = await store_all(db, [*good[:4], bad, *good[4:]])
     assert type(outcomes.pop(bad.op.id)).__name__ == "IntegrityError"
     assert all(isinstance(row, repo.OperationRow) for row in outcomes.values())
     assert await db.run_readonly(repo.get_operation, bad.op.id) is None

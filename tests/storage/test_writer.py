@@ -17,35 +17,14 @@ import trio
 from config import Settings
 from storage import Connection, Database, IntegrityError, open_database
 from storage.repos import operations as repo
-from storage.repos.finished import FinishedOperation, insert_finished_many, prepare_finished, write_finished
+from storage.repos.finished import prepare_finished, write_finished
 from storage.repos.identity import NewUser, insert_user
-from storage.repos.operations import ItemResult, NewItem, NewOperation
 from storage.writer import frames
 from storage.writer.errors import WriterProtocolError
 from storage.writer.link import WriterLink
+from tests.storage.finished_support import finished_operation, store_all
 
 UP_TIMEOUT_S = 20.0
-
-
-def _finished(user_id: UUID, n_items: int = 2, *, state: str = "completed") -> FinishedOperation:
-    op = NewOperation(
-        id=uuid.uuid4(),
-        user_id=user_id,
-        client_id=None,
-        format="raw",
-        detached=False,
-        certificate_id=uuid.uuid4(),
-        digest_algorithm="streebog256",
-        state=state,
-        policy="none",
-        callback_url=None,
-        ttl_s=60.5,
-        owner_node=uuid.uuid4(),
-        lease_s=30.0,
-    )
-    items = [NewItem(i, f"doc{i}.txt", "hash", bytes([i + 1]) * 32, None, None) for i in range(n_items)]
-    results = [ItemResult(i, bytes([i]) * 64) for i in reversed(range(n_items))]
-    return FinishedOperation(op, items, results, error=None, error_detail=None, retain_s=120.25)
 
 
 async def _user(db: Database) -> UUID:
@@ -70,26 +49,11 @@ async def offloading(writer_settings: Settings) -> AsyncIterator[tuple[Database,
         yield db, db.writer
 
 
-async def _store_all(db: Database, entries: list[FinishedOperation]) -> dict[UUID, object]:
-    outcomes: dict[UUID, object] = {}
-
-    async def store(entry: FinishedOperation) -> None:
-        try:
-            outcomes[entry.op.id] = await db.run_batched(insert_finished_many, entry)
-        except Exception as exc:
-            outcomes[entry.op.id] = exc
-
-    async with trio.open_nursery() as nursery:
-        for entry in entries:
-            nursery.start_soon(store, entry)
-    return outcomes
-
-
 async def test_offloaded_rows_are_what_the_worker_answers(offloading: tuple[Database, WriterLink]) -> None:
     db, _ = offloading
     user_id = await _user(db)
-    entries = [_finished(user_id, 1 + i % 3) for i in range(40)]
-    outcomes = await _store_all(db, entries)
+    entries = [finished_operation(user_id, 1 + i % 3) for i in range(40)]
+    outcomes = await store_all(db, entries)
     assert db.offloaded_commits.groups > 0
     assert db.offload_fallbacks == 0
     for entry in entries:
@@ -107,9 +71,9 @@ async def test_a_bad_operation_fails_alone_with_its_own_error(
 ) -> None:
     db, _ = offloading
     user_id = await _user(db)
-    good = [_finished(user_id) for _ in range(6)]
-    bad = _finished(uuid.uuid4())  # no such user: the foreign key refuses it
-    outcomes = await _store_all(db, [*good[:3], bad, *good[3:]])
+    good = [finished_operation(user_id) for _ in range(6)]
+    bad = finished_operation(uuid.uuid4())  # no such user: the foreign key refuses it
+    outcomes = await store_all(db, [*good[:3], bad, *good[3:]])
     error = outcomes.pop(bad.op.id)
     assert isinstance(error, IntegrityError)
     assert error.sqlstate == "23503"
@@ -123,7 +87,7 @@ async def test_a_killed_writer_loses_nothing_and_is_replaced(offloading: tuple[D
     user_id = await _user(db)
     first_pid = link.pid
     assert first_pid is not None
-    entries = [_finished(user_id) for _ in range(300)]
+    entries = [finished_operation(user_id) for _ in range(300)]
 
     async def kill_soon() -> None:
         while db.offloaded_commits.groups < 3:  # noqa: ASYNC110 - a counter, no event to wait on
@@ -132,7 +96,7 @@ async def test_a_killed_writer_loses_nothing_and_is_replaced(offloading: tuple[D
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(kill_soon)
-        outcomes = await _store_all(db, entries)
+        outcomes = await store_all(db, entries)
     assert all(isinstance(row, repo.OperationRow) for row in outcomes.values())
     count = await db.run_readonly(_count_operations, [entry.op.id for entry in entries])
     assert count == len(entries)  # each exactly once, retried groups included
@@ -141,7 +105,7 @@ async def test_a_killed_writer_loses_nothing_and_is_replaced(offloading: tuple[D
             await trio.sleep(0.05)
     assert link.starts == 2
     fallbacks = db.offload_fallbacks
-    again = await _store_all(db, [_finished(user_id) for _ in range(3)])
+    again = await store_all(db, [finished_operation(user_id) for _ in range(3)])
     assert all(isinstance(row, repo.OperationRow) for row in again.values())
     assert db.offload_fallbacks == fallbacks  # the new writer took them
 
@@ -154,7 +118,7 @@ async def test_a_hung_writer_is_routed_around_and_replaced(offloading: tuple[Dat
     os.kill(stopped, signal.SIGSTOP)
     try:
         with trio.fail_after(10):
-            outcomes = await _store_all(db, [_finished(user_id) for _ in range(5)])
+            outcomes = await store_all(db, [finished_operation(user_id) for _ in range(5)])
         assert all(isinstance(row, repo.OperationRow) for row in outcomes.values())
         assert db.offload_fallbacks >= 1
         with trio.fail_after(UP_TIMEOUT_S):
@@ -168,14 +132,14 @@ async def test_a_hung_writer_is_routed_around_and_replaced(offloading: tuple[Dat
 async def test_without_a_writer_groups_run_in_the_worker(pg_settings: Settings) -> None:
     async with open_database(pg_settings) as db:
         user_id = await _user(db)
-        outcomes = await _store_all(db, [_finished(user_id) for _ in range(5)])
+        outcomes = await store_all(db, [finished_operation(user_id) for _ in range(5)])
         assert all(isinstance(row, repo.OperationRow) for row in outcomes.values())
         assert db.offloaded_commits.groups == 0
 
 
 async def test_an_applied_group_applied_again_changes_nothing(db: Database) -> None:
     user_id = await _user(db)
-    entry = _finished(user_id)
+    entry = finished_operation(user_id)
     wires, (row,) = prepare_finished([entry])
     await db.run(write_finished, wires)
     await db.run(write_finished, wires)  # as after a writer died before answering
@@ -205,7 +169,7 @@ def test_frame_lengths_are_checked_before_reading() -> None:
 
 def test_a_finished_operation_must_be_final() -> None:
     with pytest.raises(ValueError, match="completed or failed"):
-        _finished(uuid.uuid4(), state="executing")
+        finished_operation(uuid.uuid4(), state="executing")
 
 
 async def _count_operations(conn: Connection, ids: list[UUID]) -> int:
