@@ -103,6 +103,9 @@ class StorageSettings(Section):
             raise ValueError("pool_min_size must not exceed pool_max_size")
         if self.group_commit_flows > self.pool_max_size:
             raise ValueError("group_commit_flows must not exceed pool_max_size")
+        if self.writer_reply_timeout_s <= self.command_timeout_s:
+            # Else a slow but healthy statement would get the writer killed as hung.
+            raise ValueError("writer_reply_timeout_s must exceed command_timeout_s")
         return self
 
 

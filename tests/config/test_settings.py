@@ -50,6 +50,8 @@ def test_broken_toml_is_refused(tmp_path: Path) -> None:
 def test_impossible_combination_is_refused() -> None:
     with pytest.raises(ConfigError, match="pool_min_size"):
         load_settings(storage={"pool_min_size": 5, "pool_max_size": 2})
+    with pytest.raises(ConfigError, match="writer_reply_timeout_s"):
+        load_settings(storage={"command_timeout_s": 60, "writer_reply_timeout_s": 30})
 
 
 def test_secrets_are_masked_and_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
