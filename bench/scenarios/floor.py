@@ -59,10 +59,12 @@ def _repeat(request: Request) -> Iterator[Request]:
 
 def floor_phases() -> list[Phase]:
     """The two floor phases, for this scenario and for later ones that measure the floor alongside."""
-    return [
-        Phase(HEALTHZ, "GET /healthz", lambda: _repeat(HEALTHZ_REQUEST)),
-        Phase(ECHO, f"POST /api/v1/echo, {len(_ECHO_BODY)}-byte JSON body", lambda: _repeat(ECHO_REQUEST)),
-    ]
+    return [Phase(HEALTHZ, "GET /healthz", lambda: _repeat(HEALTHZ_REQUEST)), echo_phase(ECHO)]
+
+
+def echo_phase(name: str) -> Phase:
+    """An echo phase under ``name`` (a scenario that repeats the floor between its own phases)."""
+    return Phase(name, f"POST /api/v1/echo, {len(_ECHO_BODY)}-byte JSON body", lambda: _repeat(ECHO_REQUEST))
 
 
 @dataclass(frozen=True, slots=True)

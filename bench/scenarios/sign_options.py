@@ -25,6 +25,9 @@ BATCH_TARGET_SIGNATURES_PER_S = 3000.0
 CONFIRM_TARGET_P99_MS = 250.0
 """(c): p99 from POST to completion."""
 
+MAX_ROUNDS = 20
+"""Most (echo, single) rounds in one run."""
+
 BatchFormat = Literal["raw", "cades-bes"]
 
 
@@ -81,6 +84,9 @@ class SignOptions:
     """Connected device clients in (c), one user each."""
     confirm: ConfirmSpec = field(default_factory=ConfirmSpec)
     """Rate and limits of (c)."""
+    rounds: int = 3
+    """(echo, single) pairs measured back to back; (a)'s ratio is the mean of the pairs' ratios, so a
+    drift of the machine between phases (±12 % on the floor alone, minutes apart) weighs less."""
 
     def __post_init__(self) -> None:
         unknown = self.phases - set(PHASE_NAMES)
@@ -92,6 +98,8 @@ class SignOptions:
             raise UsageError("sizes, counts and devices must be at least 1")
         if self.batch_format not in ("raw", "cades-bes"):
             raise UsageError("BENCH_SIGN_BATCH_FORMAT must be raw or cades-bes")
+        if not 1 <= self.rounds <= MAX_ROUNDS:
+            raise UsageError(f"BENCH_SIGN_ROUNDS must be 1..{MAX_ROUNDS}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SignOptions:
@@ -109,6 +117,7 @@ class SignOptions:
                 warmup_s=float(env.get("BENCH_SIGN_WARMUP_S", "1")),
             )
             devices = int(env.get("BENCH_SIGN_DEVICES", "1000"))
+            rounds = int(env.get("BENCH_SIGN_ROUNDS", "3"))
         except ValueError as exc:
             raise UsageError(f"sign scenario options (BENCH_SIGN_*): {exc}") from exc
         return cls(
@@ -116,4 +125,5 @@ class SignOptions:
             batch_format="raw" if batch_format == "raw" else "cades-bes",
             devices=devices,
             confirm=confirm,
+            rounds=rounds,
         )

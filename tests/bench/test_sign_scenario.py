@@ -37,6 +37,7 @@ SMALL_CONFIRMATION = {
     "BENCH_SIGN_RATE": "20",
     "BENCH_SIGN_CONFIRM_S": "2",
     "BENCH_SIGN_WARMUP_S": "0.5",
+    "BENCH_SIGN_ROUNDS": "2",
 }
 
 
@@ -50,7 +51,8 @@ def test_sign_against_klyuch_serve(
     assert bench.main([*argv, "--out", str(tmp_path), "--no-progress"]) == 0
     report = load_report(next(tmp_path.glob("sign-*.json")))
 
-    assert [p["name"] for p in report["phases"]] == ["healthz", "echo", "single", "batch"]
+    names = ["healthz", "echo", "single", "echo-2", "single-2", "batch"]
+    assert [p["name"] for p in report["phases"]] == names
     for phase in report["phases"]:
         assert phase["ok"] == phase["requests"] > 0, phase["name"]
         assert phase["errors"] == {}, phase["name"]
@@ -58,6 +60,10 @@ def test_sign_against_klyuch_serve(
     single, batch = comparison["single"], comparison["batch"]
     assert single["signatures_per_s"] == single["requests_per_s"] > 0
     assert single["rps_vs_echo"] > 0
+    pairs = single["rounds"]
+    assert len(pairs) == 2
+    assert single["rps_vs_echo"] == pytest.approx(sum(p["ratio"] for p in pairs) / 2, abs=1e-3)
+    assert pairs[0]["single_rps"] == single["requests_per_s"]
     assert single["echo_rps"] > 0
     assert batch["signatures_per_s"] == pytest.approx(batch["requests_per_s"] * 100, rel=1e-3)
     assert (batch["format"], batch["items"], batch["item_bytes"]) == ("cades-bes", 100, 4096)
@@ -98,6 +104,8 @@ def test_options_from_the_environment() -> None:
     assert options.devices == 10
     assert options.confirm == ConfirmSpec(rate=20, duration_s=2, warmup_s=0.5)
     assert options.confirm.planned_ops == 40
+    assert options.rounds == 2
+    assert SignOptions().rounds == 3
     assert SignScenario(options).phases() == []  # (c) runs inside prepare: no HTTP phase left
     for bad in (
         {"BENCH_SIGN_PHASES": "single,sideways"},
@@ -105,6 +113,8 @@ def test_options_from_the_environment() -> None:
         {"BENCH_SIGN_RATE": "0"},
         {"BENCH_SIGN_WARMUP_S": "10"},
         {"BENCH_SIGN_BATCH_FORMAT": "xades"},
+        {"BENCH_SIGN_ROUNDS": "0"},
+        {"BENCH_SIGN_ROUNDS": "two"},
     ):
         with pytest.raises(UsageError):
             SignOptions.from_env(bad)
