@@ -21,7 +21,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, request
 from quart_schema import security_scheme, tag
 
-from actors.hsmpool import PROMETHEUS_CONTENT_TYPE, prometheus_text
+from actors.hsmpool import PROMETHEUS_CONTENT_TYPE, prometheus_family, prometheus_labels, prometheus_text
 from actors.identity.errors import PermissionDeniedError
 from actors.identity.principal import Role
 from config import Settings
@@ -29,7 +29,7 @@ from edge.auth.guard import authenticate_request, deny
 from edge.auth.openapi import SCHEME
 from edge.errors import NotReadyError
 from edge.gc_metrics import METER as GC_METER
-from edge.gc_metrics import prometheus_gc_text, prometheus_storage_text
+from edge.gc_metrics import prometheus_gc_text
 from edge.services import Services
 
 blueprint = Blueprint("metrics", __name__)
@@ -79,3 +79,41 @@ async def metrics() -> Response | dict[str, Any]:
         text += prometheus_storage_text(services.db.metrics(), worker=worker)
         return Response(text, content_type=PROMETHEUS_CONTENT_TYPE)
     return {"worker": os.getpid(), "hsm": pool, "gc": GC_METER.snapshot(), "storage": services.db.metrics()}
+
+
+def prometheus_storage_text(storage: dict[str, Any], *, worker: int) -> str:
+    """``Database.metrics()`` in the Prometheus text format (labelled by worker)."""
+    labels = prometheus_labels(worker=worker)
+    offloaded, writer = storage["offloaded"], storage["writer"]
+    lines = prometheus_family(
+        "klyuch_storage_group_commits_total",
+        "counter",
+        "Groups of batched writes committed in the worker.",
+        [(labels, storage["group_commits"]["groups"])],
+    )
+    lines += prometheus_family(
+        "klyuch_storage_offloaded_groups_total",
+        "counter",
+        "Groups of offloadable writes (finished operations), by the writer process or in the worker.",
+        [(labels, offloaded["groups"])],
+    )
+    lines += prometheus_family(
+        "klyuch_storage_offload_fallbacks_total",
+        "counter",
+        "Offloadable groups written in the worker because the writer process could not take them.",
+        [(labels, offloaded["fallbacks"])],
+    )
+    if writer is not None:
+        lines += prometheus_family(
+            "klyuch_storage_writer_up",
+            "gauge",
+            "1 while the writer process is connected.",
+            [(labels, writer["up"])],
+        )
+        lines += prometheus_family(
+            "klyuch_storage_writer_starts_total",
+            "counter",
+            "Writer processes started (restarts are this minus one).",
+            [(labels, writer["starts"])],
+        )
+    return "\n".join(lines) + "\n"

@@ -44,7 +44,7 @@ import trio
 from config.settings import StorageSettings
 from storage.bridge import AsyncioThread
 from storage.errors import StorageError
-from storage.group import BatchedUnit, GroupCommitter, GroupExecutor
+from storage.group import BatchedUnit, GroupCommitter, GroupExecutor, positions_by_unit
 from storage.notify import Listener, TrioSubscriber
 from storage.offload import Offload, Wire, error_from_status, offload_of
 from storage.sqlstate import translated
@@ -229,9 +229,7 @@ class Database:
 
     async def _run_offloaded(self, jobs: Sequence[tuple[BatchedUnit, Any]]) -> list[outcome.Outcome[Any]]:
         """A group of offloadable units: prepared here, applied by the writer (or here, when it cannot)."""
-        by_fn: dict[BatchedUnit, list[int]] = {}
-        for index, (fn, _) in enumerate(jobs):
-            by_fn.setdefault(fn, []).append(index)
+        by_fn = positions_by_unit(jobs)
         outcomes: list[outcome.Outcome[Any]] = [outcome.Value(None)] * len(jobs)
         for fn, indices in by_fn.items():
             offload = offload_of(fn)

@@ -164,6 +164,14 @@ class GroupCommitter:
         self._leading -= 1
 
 
+def positions_by_unit(jobs: Sequence[tuple[BatchedUnit, Any]]) -> dict[BatchedUnit, list[int]]:
+    """The positions of a group's jobs by their unit, in order: one call per distinct unit."""
+    by_fn: dict[BatchedUnit, list[int]] = {}
+    for index, (fn, _) in enumerate(jobs):
+        by_fn.setdefault(fn, []).append(index)
+    return by_fn
+
+
 def single_statement(fn: F) -> F:
     """Mark a batched unit that issues exactly one statement (so it may run without BEGIN/COMMIT)."""
     setattr(fn, SINGLE_STATEMENT, True)
@@ -180,9 +188,7 @@ class GroupExecutor:
 
     async def run_group(self, jobs: Sequence[tuple[BatchedUnit, Any]]) -> list[outcome.Outcome[Any]]:
         """One call per distinct function, in one transaction; if that fails, each job alone."""
-        by_fn: dict[BatchedUnit, list[int]] = {}
-        for index, (fn, _) in enumerate(jobs):
-            by_fn.setdefault(fn, []).append(index)
+        by_fn = positions_by_unit(jobs)
         values: list[Any] = [None] * len(jobs)
         try:
             with translated():

@@ -49,6 +49,9 @@ RESTART_MAX_S: Final = 10.0
 HEALTHY_AFTER_S: Final = 30.0
 """A writer that ran this long restarts after the shortest pause again."""
 STOP_GRACE_S: Final = 5.0
+REPLY_MAX_FRAME: Final = 16 << 20
+"""Replies hold one short status per wire."""
+START_REPLY_MAX: Final = 4096
 _PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
@@ -248,11 +251,6 @@ async def _route_replies(connection: _Connection) -> str:
         return str(exc)
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         return f"socket error: {exc}"
-
-
-REPLY_MAX_FRAME: Final = 16 << 20
-"""Replies hold one short status per wire."""
-START_REPLY_MAX: Final = 4096
 
 
 class _FrameReader:

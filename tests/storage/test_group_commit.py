@@ -164,6 +164,36 @@ async def test_many_waves_of_callers_never_lose_a_flow(db: Database) -> None:
     assert db.group_commits._leading == 0  # every flow was given back
 
 
+class _GatedGroups:
+    """A ``run_group`` of our own (no database): records each group's arguments; group n waits for
+    ``gates[n]`` (later groups run at once)."""
+
+    def __init__(self, gates: Sequence[trio.Event]) -> None:
+        self.gates = gates
+        self.groups: list[list[object]] = []
+
+    async def run_group(self, jobs: Sequence[tuple[object, object]]) -> list[outcome.Outcome[object]]:
+        self.groups.append([arg for _, arg in jobs])
+        if len(self.groups) <= len(self.gates):
+            await self.gates[len(self.groups) - 1].wait()
+        return [outcome.Value(arg) for _, arg in jobs]
+
+
+async def _never_called(conn: object, args: Sequence[object]) -> list[object]:
+    raise AssertionError("never called: run_group stands in for the executor")
+
+
+async def _start_callers(nursery: trio.Nursery, committer: GroupCommitter, results: list[object]) -> None:
+    """Callers 0..3, each started once the ones before it are parked."""
+
+    async def caller(i: int) -> None:
+        results.append(await committer.run(_never_called, i))
+
+    for i in range(4):
+        nursery.start_soon(caller, i)
+        await trio.testing.wait_all_tasks_blocked()
+
+
 @pytest.mark.parametrize("attempt", range(40))
 async def test_two_groups_finishing_together_wake_two_successors(attempt: int) -> None:
     # Driven by a run_group of our own (no database): both groups in flight end in one scheduling
@@ -171,28 +201,11 @@ async def test_two_groups_finishing_together_wake_two_successors(attempt: int) -
     # successors in a random order; when the younger runs first it leads the older one's job too,
     # and the older one must still give its flow back. Repeated so both orders are seen.
     release = trio.Event()
-    calls: list[list[object]] = []
-
-    async def run_group(jobs: Sequence[tuple[object, object]]) -> list[outcome.Outcome[object]]:
-        calls.append([arg for _, arg in jobs])
-        if len(calls) <= 2:
-            await release.wait()
-        return [outcome.Value(arg) for _, arg in jobs]
-
-    committer = GroupCommitter(run_group, max_units=1, flows=2)
-
-    async def unit(conn: object, args: Sequence[object]) -> list[object]:
-        raise AssertionError("never called: run_group stands in for the executor")
-
+    stand_in = _GatedGroups([release, release])
+    committer = GroupCommitter(stand_in.run_group, max_units=1, flows=2)
     results: list[object] = []
-
-    async def caller(i: int) -> None:
-        results.append(await committer.run(unit, i))
-
     async with trio.open_nursery() as nursery:
-        for i in range(4):
-            nursery.start_soon(caller, i)
-            await trio.testing.wait_all_tasks_blocked()
+        await _start_callers(nursery, committer, results)
         assert committer._leading == 2
         release.set()
     assert sorted(results) == [0, 1, 2, 3]  # type: ignore[type-var]
@@ -203,32 +216,15 @@ async def test_a_successor_whose_job_another_successor_took_waits_and_runs_no_em
     # flows=2: two leaders finish together and elect two successors; the first takes both queued
     # jobs. The second must wait for that group, not run an empty one (which never checkpoints here).
     gates = [trio.Event() for _ in range(3)]
-    groups: list[list[object]] = []
-
-    async def run_group(jobs: Sequence[tuple[object, object]]) -> list[outcome.Outcome[object]]:
-        groups.append([arg for _, arg in jobs])
-        if len(groups) <= len(gates):
-            await gates[len(groups) - 1].wait()
-        return [outcome.Value(arg) for _, arg in jobs]
-
-    committer = GroupCommitter(run_group, max_units=10, flows=2)
-
-    async def unit(conn: object, args: Sequence[object]) -> list[object]:
-        raise AssertionError("never called: run_group stands in for the executor")
-
+    stand_in = _GatedGroups(gates)
+    committer = GroupCommitter(stand_in.run_group, max_units=10, flows=2)
     results: list[object] = []
-
-    async def caller(i: int) -> None:
-        results.append(await committer.run(unit, i))
-
     async with trio.open_nursery() as nursery:
-        for i in range(4):  # 0 and 1 lead their own groups; 2 and 3 queue
-            nursery.start_soon(caller, i)
-            await trio.testing.wait_all_tasks_blocked()
+        await _start_callers(nursery, committer, results)  # 0 and 1 lead their own groups; 2 and 3 queue
         gates[0].set()
         gates[1].set()  # both leaders finish before either successor runs
         await trio.testing.wait_all_tasks_blocked()
-        assert groups == [[0], [1], [2, 3]]
+        assert stand_in.groups == [[0], [1], [2, 3]]
         gates[2].set()
     assert sorted(results) == [0, 1, 2, 3]  # type: ignore[type-var]
     assert committer._leading == 0
