@@ -45,9 +45,10 @@ Phases, in one process (the server side's: the pool's trio loop shares the machi
 4. **chaos**: the closed loop with the most units (≥ 2), one unit SIGKILLed in the middle; failed
    requests must be 0; reports how long the unit took to rejoin.
 
-After start-up the bench moves what exists to the collector's permanent generation
-(``gc.freeze``), as a long-running worker should: a full collection of a worker-sized heap stops
-the loop for 10–30 ms, which would otherwise land in the measured tail.
+After start-up the bench sets the collector up as a worker has it: what exists moves to the
+permanent generation (``gc.freeze``; a full collection of a worker-sized heap stops the loop for
+10–30 ms, which would otherwise land in the measured tail) and the thresholds are the worker's
+``server.gc_thresholds``.
 
 Targets on the 2-core reference machine: 2 units ≥ 60 % of the one-thread raw engine rate; p99 < 5 ms
 at 80 % of the max (``targets`` reports it by both methods). The machine may be shared: the load
@@ -78,7 +79,7 @@ import trio
 from actors.hsm.protocol import KeyAlgorithm
 from actors.hsmpool import Balancer, HsmKey, UnitState, open_hsm_pool
 from actors.runtime import ActorSystem
-from config.settings import HsmSettings
+from config.settings import HsmSettings, ServerSettings
 from signing.gost import GostPrivateKey, ParamSet
 
 PARAMSET = ParamSet.TC26_256_A
@@ -535,16 +536,19 @@ async def _chaos(
     }
 
 
-def _freeze_start_up() -> None:
-    """Keep what start-up built (modules, the pool) out of the collector's full passes.
+def _collect_as_a_worker() -> None:
+    """Set the collector up as a worker process has it (``edge.asgi``), once start-up is done.
 
-    A full collection walks every tracked object of the process — here ~10–20 ms with the
-    imports a worker has — while the trio loop stands still: a pause that lands in the tail of
-    whatever is measured then. A long-running worker process should do the same after start-up;
-    the units do it themselves (:mod:`actors.hsm.unit`).
+    What start-up built (modules, the pool) leaves the collector's sight (``gc.freeze``): a full
+    collection walks every tracked object of the process — here ~10–20 ms with the imports a
+    worker has — while the trio loop stands still, a pause that lands in the tail of whatever is
+    measured then; the units do the same themselves (:mod:`actors.hsm.unit`). The thresholds are
+    the worker's (``server.gc_thresholds``), where the Balancer runs in production: CPython's
+    defaults collect several times per second at these rates.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*ServerSettings().gc_thresholds)
 
 
 def _quiet_logger() -> Any:
@@ -636,7 +640,7 @@ async def _through_layer(params: dict[str, Any]) -> dict[str, Any]:
             async with open_hsm_pool(hsm, home=home, system=system, log_level="warning") as pool:
                 await pool.wait_ready(units=count, timeout=60)
                 key = (await pool.generate_key(KeyAlgorithm.GOST3410_2012_256, PARAMSET.name)).key
-                _freeze_start_up()
+                _collect_as_a_worker()
                 for batch in params["batch"]:
                     # The machine may be shared: a raw sample right before each row gives a fair ratio.
                     adjacent = await trio.to_thread.run_sync(raw_engine, params["adjacent_raw_s"], 1)
