@@ -17,7 +17,7 @@ from actors.hsm.protocol import ManySignatures
 class Pending:
     """A call waiting for its reply. The reader fills it and wakes the task if it is parked."""
 
-    __slots__ = ("body", "done", "error", "expired", "kind", "task", "waiting")
+    __slots__ = ("abandoned", "body", "done", "error", "expired", "kind", "task", "waiting")
 
     def __init__(self, task: trio.lowlevel.Task) -> None:
         self.task = task
@@ -26,6 +26,8 @@ class Pending:
         self.done = False
         self.expired = False
         """Its time ran out before the reply (set by the connection's deadline watchdog)."""
+        self.abandoned = False
+        """The caller left without the reply (timed out or cancelled): nothing waits for it now."""
         self.kind = 0
         self.body = b""
         self.error: HsmError | None = None

@@ -220,10 +220,13 @@ class UnitConnection:
                 await pending.wait()
         finally:
             self._calls -= 1
-            # Drop the finished calls at the front now, a few per call: left to the watchdog's
+            if not pending.done:
+                pending.abandoned = True
+            # Drop the calls at the front that are over, a few per call: left to the watchdog's
             # pass once a second, a second's worth (thousands of Pendings, each holding its task)
-            # was freed in one go and stalled the loop for ~7 ms every second.
-            while queue and (queue[0][1].done or queue[0][1].expired):
+            # was freed in one go and stalled the loop for ~7 ms every second. A cancelled call
+            # counts as over too, or it would hold every later one until its own deadline.
+            while queue and (queue[0][1].done or queue[0][1].abandoned):
                 queue.popleft()
         if not pending.done:
             self._raise_if_lost()
@@ -456,7 +459,7 @@ class UnitConnection:
             now = trio.current_time()
             earliest = math.inf
             for queue in self._deadlines.values():
-                while queue and (queue[0][1].done or queue[0][0] <= now):
+                while queue and (queue[0][1].done or queue[0][1].abandoned or queue[0][0] <= now):
                     queue.popleft()[1].expire()
                 if queue:
                     earliest = min(earliest, queue[0][0])

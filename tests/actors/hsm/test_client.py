@@ -239,6 +239,31 @@ async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) ->
         assert len(await hsm.sign_digest(info.ref(), b"\x01" * 32, timeout=5.0)) == 64
 
 
+async def test_cancelled_calls_leave_the_deadline_queue_at_once(unit_factory: StartUnit) -> None:
+    # A caller that gives up (cancelled, e.g. its client went away) leaves nothing behind to wait
+    # for its deadline: kept, it would hold every later call's entry until then, and those would
+    # all be freed in one burst.
+    unit = await unit_factory("cancelled")
+    async with unit.connect(call_timeout=30.0) as hsm:
+        info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
+        unit.process.send_signal(signal.SIGSTOP)
+        await _wait_state(unit.process.pid, "T")
+        try:
+
+            async def give_up() -> None:
+                with trio.move_on_after(0.1):
+                    await hsm.sign_digests(info.ref(), [b"\x03" * 32])
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(3):
+                    nursery.start_soon(give_up)
+            assert hsm.in_flight == 0
+            assert hsm.deadlines_held == 0
+        finally:
+            unit.process.send_signal(signal.SIGCONT)
+        assert len(await hsm.sign_digest(info.ref(), b"\x04" * 32, timeout=5.0)) == 64
+
+
 async def test_calls_of_different_timeouts_each_expire_on_time(unit_factory: StartUnit) -> None:
     # One watchdog expires every call (no cancel scope per call): a short timeout asked after a
     # long one is still honoured, each call fails at its own deadline, not at the other's.
