@@ -8,28 +8,21 @@ of ``klyuch serve`` leaves no worker behind.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import signal
 import sys
 
 from config import load_settings
+from config.processes import MASTER_PID_ENV, die_with_parent, expected_parent
 from edge.app import create_app
 from edge.gc_metrics import METER as GC_METER
 from edge.logging import configure_logging
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-_die_with_parent()
+# ``klyuch serve`` names its pid: a master that died before the request took effect is noticed
+# (comparing with 1 instead would also stop every worker of a master running as a container's init).
+if not die_with_parent(expected_parent(MASTER_PID_ENV)):
+    os.kill(os.getpid(), signal.SIGTERM)
 # The worker's event loop shares the GIL with the asyncpg thread; with the default 5 ms switch
 # interval, a loop returning from native code (signature checks, socket sends) waits up to 5 ms to
 # get it back (FACTS.md "GIL convoy"). One noisy trial: 330 vs 260 signing requests/s at 0.5 ms.

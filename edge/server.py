@@ -9,6 +9,7 @@ the workers die with their parent (``edge.asgi``).
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -20,6 +21,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run as run_hypercorn
 
 from config import Settings
+from config.processes import MASTER_PID_ENV
 from storage import EmbeddedServer, migrate
 
 log = structlog.get_logger("edge.server")
@@ -34,6 +36,9 @@ def serve(settings: Settings) -> int:
         if applied:
             log.info("migrations_applied", versions=applied)
         log.info("serving", url=settings.public_url, workers=settings.server.workers)
+        # The workers check they still have this process as their parent once they die with it
+        # (``config.processes.die_with_parent``); spawned workers inherit the environment.
+        os.environ[MASTER_PID_ENV] = str(os.getpid())
         code = run_hypercorn(hypercorn_config(settings))
     log.info("stopped", exit_code=code)
     return code

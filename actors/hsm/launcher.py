@@ -29,6 +29,7 @@ import trio
 
 from actors.hsm.errors import UnitConfigError, UnitStartError
 from actors.hsm.handover import UnitSecrets
+from config.processes import child_environment, reaped
 
 DEFAULT_READY_TIMEOUT_S: Final = 30.0
 DEFAULT_STOP_GRACE_S: Final = 10.0
@@ -36,7 +37,6 @@ _CONFIG_CODES: Final = frozenset(
     {"hsm_unit_config", "hsm_kek_format", "hsm_kek_unseal_failed", "hsm_kek_error"}
 )
 _MAX_READY_LINE: Final = 64 * 1024
-_PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +126,7 @@ class UnitProcess:
 
     async def wait(self) -> int:
         """Wait for the unit to exit (without blocking trio) and reap it."""
-        if self.process.returncode is not None:
-            return self.process.returncode
-        pidfd = os.pidfd_open(self.process.pid)
-        try:
-            await trio.lowlevel.wait_readable(pidfd)
-        finally:
-            os.close(pidfd)
-        return self.process.wait()
+        return await reaped(self.process)
 
     async def stop(self, *, grace: float = DEFAULT_STOP_GRACE_S) -> int:
         """SIGTERM, wait up to ``grace`` s for a clean exit, then SIGKILL; return the exit status."""
@@ -142,15 +135,6 @@ class UnitProcess:
             return await self.wait()
         self.send_signal(signal.SIGKILL)
         return await self.wait()
-
-
-def _environment(spec: UnitSpec) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(spec.env)
-    # The unit must import this code base even when it is not installed (tests, a checkout).
-    paths = [os.fspath(_PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return env
 
 
 async def start_unit(
@@ -167,7 +151,7 @@ async def start_unit(
         spec.argv(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env=_environment(spec),
+        env=child_environment(spec.env),
         close_fds=True,
     )
     assert process.stdin is not None

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import errno
 import gc
 import json
@@ -55,12 +54,12 @@ from actors.hsm.pool import SlotPool
 from actors.hsm.protocol import HealthReport, MetricsReport
 from actors.hsm.server import DEFAULT_MAX_IN_FLIGHT, ServerConfig, UnitServer
 from actors.hsm.slots import DEFAULT_INTENSITY, DEFAULT_PERIOD_S, SlotStartup, SlotSupervisor
+from config.processes import die_with_parent
 
 EXIT_OK: Final = 0
 EXIT_SOFTWARE: Final = 70
 EXIT_TEMPFAIL: Final = 75
 EXIT_CONFIG: Final = 78
-_PR_SET_PDEATHSIG: Final = 1
 _MAX_SOCKET_PATH: Final = 107
 
 log = structlog.get_logger("klyuch.hsm.unit")
@@ -165,13 +164,6 @@ def _configure_logging(level_name: str, fmt: str, unit_id: str) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-
-
-def _die_with_parent(parent_pid: int | None) -> bool:
-    """Ask for SIGTERM when the parent (thread) dies; False when the parent is already gone."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    return parent_pid is None or os.getppid() == parent_pid
 
 
 def _announce(kind: str, data: dict[str, Any]) -> None:
@@ -362,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A core dump would write the unsealed KEK, opened keys and the PIN to disk.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _configure_logging(args.log_level, args.log_format, args.unit_id)
-    if not _die_with_parent(args.parent_pid):
+    if not die_with_parent(args.parent_pid):
         return EXIT_OK
     sys.setswitchinterval(args.switch_interval)
     try:

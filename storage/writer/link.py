@@ -24,19 +24,18 @@ The process is spawned synchronously from the trio thread: it asks for SIGTERM w
 from __future__ import annotations
 
 import itertools
-import os
 import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import structlog
 import trio
 
+from config.processes import child_environment, reaped
 from config.settings import StorageSettings
 from storage.offload import Status, Wire
 from storage.writer import frames
@@ -52,7 +51,6 @@ STOP_GRACE_S: Final = 5.0
 REPLY_MAX_FRAME: Final = 16 << 20
 """Replies hold one short status per wire."""
 START_REPLY_MAX: Final = 4096
-_PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
 @dataclass(eq=False)
@@ -179,7 +177,7 @@ class WriterLink:
                     self._log_format,
                 ],
                 pass_fds=(theirs.fileno(),),
-                env=_environment(),
+                env=child_environment(),
                 stdin=subprocess.DEVNULL,
                 close_fds=True,
             )
@@ -295,30 +293,10 @@ async def _stop(connection: _Connection) -> None:
     with trio.CancelScope(shield=True):
         await connection.stream.aclose()
         with trio.move_on_after(STOP_GRACE_S):
-            await _reaped(connection.process)
+            await reaped(connection.process)
             return
         connection.process.kill()
-        await _reaped(connection.process)
-
-
-async def _reaped(process: subprocess.Popen[bytes]) -> None:
-    """Wait for ``process`` to exit without blocking trio, and reap it."""
-    if process.poll() is not None:
-        return
-    pidfd = os.pidfd_open(process.pid)
-    try:
-        await trio.lowlevel.wait_readable(pidfd)
-    finally:
-        os.close(pidfd)
-    process.wait()
-
-
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    # The writer must import this code base even when it is not installed (tests, a checkout).
-    paths = [os.fspath(_PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return env
+        await reaped(connection.process)
 
 
 @asynccontextmanager

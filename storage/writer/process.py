@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -33,6 +32,7 @@ import asyncpg
 import outcome
 import structlog
 
+from config.processes import die_with_parent
 from storage.group import GroupExecutor
 from storage.offload import Status, error_status
 from storage.writer import frames
@@ -43,7 +43,6 @@ log = structlog.get_logger("klyuch.storage.writer")
 
 START_MAX_FRAME: Final = 64 * 1024
 APPLICATION_NAME: Final = "klyuch-writer"
-_PR_SET_PDEATHSIG: Final = 1
 
 
 async def serve(sock: socket.socket) -> int:
@@ -157,8 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-format", choices=("console", "json"), default="console")
     args = parser.parse_args(argv)
     _configure_logging(args.log_level, args.log_format)
-    with contextlib.suppress(OSError, AttributeError):  # die with the worker's thread that spawned us
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    die_with_parent()  # with the worker's thread that spawned us
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is for the server: it closes us
     sock = socket.socket(fileno=args.fd)
     return asyncio.run(serve(sock))
