@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -227,14 +229,10 @@ async def test_a_stopped_unit_times_out_and_recovers(unit_factory: StartUnit) ->
     unit = await unit_factory("sleepy")
     async with unit.connect(call_timeout=0.3) as hsm:
         info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
-        unit.process.send_signal(signal.SIGSTOP)
-        await _wait_state(unit.process.pid, "T")  # stopped for real, not just signalled
-        try:
+        async with _stopped(unit):
             with pytest.raises(UnitTimeoutError) as caught:
                 await hsm.sign_digest(info.ref(), b"\x00" * 32)
             assert caught.value.retryable
-        finally:
-            unit.process.send_signal(signal.SIGCONT)
         # The late reply is dropped; the connection still works.
         assert len(await hsm.sign_digest(info.ref(), b"\x01" * 32, timeout=5.0)) == 64
 
@@ -246,21 +244,17 @@ async def test_cancelled_calls_leave_the_deadline_queue_at_once(unit_factory: St
     unit = await unit_factory("cancelled")
     async with unit.connect(call_timeout=30.0) as hsm:
         info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
-        unit.process.send_signal(signal.SIGSTOP)
-        await _wait_state(unit.process.pid, "T")
-        try:
 
-            async def give_up() -> None:
-                with trio.move_on_after(0.1):
-                    await hsm.sign_digests(info.ref(), [b"\x03" * 32])
+        async def give_up() -> None:
+            with trio.move_on_after(0.1):
+                await hsm.sign_digests(info.ref(), [b"\x03" * 32])
 
+        async with _stopped(unit):
             async with trio.open_nursery() as nursery:
                 for _ in range(3):
                     nursery.start_soon(give_up)
             assert hsm.in_flight == 0
             assert hsm.deadlines_held == 0
-        finally:
-            unit.process.send_signal(signal.SIGCONT)
         assert len(await hsm.sign_digest(info.ref(), b"\x04" * 32, timeout=5.0)) == 64
 
 
@@ -270,8 +264,6 @@ async def test_calls_of_different_timeouts_each_expire_on_time(unit_factory: Sta
     unit = await unit_factory("deadlines")
     async with unit.connect(call_timeout=30.0) as hsm:
         info = await hsm.generate_key(KeyAlgorithm.GOST3410_2012_256, "TC26_256_A")
-        unit.process.send_signal(signal.SIGSTOP)
-        await _wait_state(unit.process.pid, "T")
         failed_after: dict[float, float] = {}
 
         async def sign(limit: float) -> None:
@@ -280,13 +272,10 @@ async def test_calls_of_different_timeouts_each_expire_on_time(unit_factory: Sta
                 await hsm.sign_digests(info.ref(), [b"\x02" * 32], timeout=limit)
             failed_after[limit] = trio.current_time() - began
 
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(sign, 1.5)
-                await trio.sleep(0.05)
-                nursery.start_soon(sign, 0.3)
-        finally:
-            unit.process.send_signal(signal.SIGCONT)
+        async with _stopped(unit), trio.open_nursery() as nursery:
+            nursery.start_soon(sign, 1.5)
+            await trio.sleep(0.05)
+            nursery.start_soon(sign, 0.3)
     assert 0.3 <= failed_after[0.3] < 0.8
     assert 1.5 <= failed_after[1.5] < 2.0
 
@@ -303,17 +292,12 @@ async def test_single_signatures_wait_for_the_reply_of_the_frame_in_flight(unit_
         async def sign(digest: bytes) -> None:
             signatures.append(await hsm.sign_digest(key.ref(), digest))
 
-        unit.process.send_signal(signal.SIGSTOP)  # keeps the first frame in flight
-        await _wait_state(unit.process.pid, "T")
-        try:
-            async with trio.open_nursery() as nursery:
-                for index in range(11):
-                    nursery.start_soon(sign, bytes([index + 1]) * 32)
-                    for _ in range(3):
-                        await trio.lowlevel.checkpoint()
-                assert hsm.in_flight == 11
-                unit.process.send_signal(signal.SIGCONT)
-        finally:
+        async with _stopped(unit), trio.open_nursery() as nursery:  # keeps the first frame in flight
+            for index in range(11):
+                nursery.start_soon(sign, bytes([index + 1]) * 32)
+                for _ in range(3):
+                    await trio.lowlevel.checkpoint()
+            assert hsm.in_flight == 11
             unit.process.send_signal(signal.SIGCONT)
         after = (await hsm.metrics()).ops["sign_many"]
     assert (after["count"] - before["count"], after["items"] - before["items"]) == (2, 11)
@@ -335,22 +319,28 @@ async def test_a_reply_releases_more_waiting_signatures_than_the_socket_takes_at
             await hsm.sign_digest(key.ref(), index.to_bytes(4, "big") * 8, op_id="x" * 100)
             done += 1
 
-        unit.process.send_signal(signal.SIGSTOP)
-        await _wait_state(unit.process.pid, "T")
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(sign, 0)
-                for _ in range(10):  # the first frame leaves alone; the rest wait for its reply
-                    await trio.lowlevel.checkpoint()
-                for index in range(1, 4000):
-                    nursery.start_soon(sign, index)
-                for _ in range(3):
-                    await trio.lowlevel.checkpoint()
-                unit.process.send_signal(signal.SIGCONT)
-        finally:
+        async with _stopped(unit), trio.open_nursery() as nursery:
+            nursery.start_soon(sign, 0)
+            for _ in range(10):  # the first frame leaves alone; the rest wait for its reply
+                await trio.lowlevel.checkpoint()
+            for index in range(1, 4000):
+                nursery.start_soon(sign, index)
+            for _ in range(3):
+                await trio.lowlevel.checkpoint()
             unit.process.send_signal(signal.SIGCONT)
         assert done == 4000
         assert (await hsm.metrics()).in_flight == 0
+
+
+@asynccontextmanager
+async def _stopped(unit: Unit) -> AsyncIterator[None]:
+    """The unit's process stopped (SIGSTOP, and seen stopped) within the block; continued after it."""
+    unit.process.send_signal(signal.SIGSTOP)
+    await _wait_state(unit.process.pid, "T")  # stopped for real, not just signalled
+    try:
+        yield
+    finally:
+        unit.process.send_signal(signal.SIGCONT)
 
 
 async def _wait_state(pid: int, state: str) -> None:
