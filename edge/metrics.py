@@ -85,35 +85,23 @@ def prometheus_storage_text(storage: dict[str, Any], *, worker: int) -> str:
     """``Database.metrics()`` in the Prometheus text format (labelled by worker)."""
     labels = prometheus_labels(worker=worker)
     offloaded, writer = storage["offloaded"], storage["writer"]
-    lines = prometheus_family(
-        "klyuch_storage_group_commits_total",
-        "counter",
-        "Groups of batched writes committed in the worker.",
-        [(labels, storage["group_commits"]["groups"])],
-    )
-    lines += prometheus_family(
-        "klyuch_storage_offloaded_groups_total",
-        "counter",
-        "Groups of offloadable writes (finished operations), by the writer process or in the worker.",
-        [(labels, offloaded["groups"])],
-    )
-    lines += prometheus_family(
-        "klyuch_storage_offload_fallbacks_total",
-        "counter",
-        "Offloadable groups written in the worker because the writer process could not take them.",
-        [(labels, offloaded["fallbacks"])],
-    )
+    families: list[tuple[str, str, str, Any]] = [
+        ("group_commits_total", "counter", "Groups of batched writes committed in the worker.",
+         storage["group_commits"]["groups"]),
+        ("offloaded_groups_total", "counter",
+         "Groups of offloadable writes (finished operations), by the writer process or in the worker.",
+         offloaded["groups"]),
+        ("offload_fallbacks_total", "counter",
+         "Offloadable groups written in the worker because the writer process could not take them.",
+         offloaded["fallbacks"]),
+    ]  # fmt: skip
     if writer is not None:
-        lines += prometheus_family(
-            "klyuch_storage_writer_up",
-            "gauge",
-            "1 while the writer process is connected.",
-            [(labels, writer["up"])],
-        )
-        lines += prometheus_family(
-            "klyuch_storage_writer_starts_total",
-            "counter",
-            "Writer processes started (restarts are this minus one).",
-            [(labels, writer["starts"])],
-        )
+        families += [
+            ("writer_up", "gauge", "1 while the writer process is connected.", writer["up"]),
+            ("writer_starts_total", "counter", "Writer processes started (restarts are this minus one).",
+             writer["starts"]),
+        ]  # fmt: skip
+    lines: list[str] = []
+    for name, kind, help_text, value in families:
+        lines += prometheus_family(f"klyuch_storage_{name}", kind, help_text, [(labels, value)])
     return "\n".join(lines) + "\n"
