@@ -7,6 +7,7 @@ Module map::
      ├─ options ....... OperationsOptions (TTL, batch and document limits, leases, retention, retries)
      ├─ policy ........ which confirmation an operation needs ("none" for clients, "device" otherwise)
      ├─ intake ........ request checks (field-precise), document digests, previews → PlannedItem
+     ├─ cosign ........ co-signatures: an existing CMS checked and accepted for one more signer
      ├─ items ......... planned items → NewItem rows to store and ItemView answers
      ├─ preview ....... text previews of text documents for the devices
      ├─ notices ....... OperationNotice for the devices, from planned items or stored rows

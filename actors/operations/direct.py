@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import structlog
 
 from actors.operations.deps import OperationDeps
-from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
+from actors.operations.execute import Batch, exec_item, execute_batch, outcome
 from actors.operations.intake import PlannedItem
 from actors.operations.items import item_views, new_items
 from actors.operations.material import Material
@@ -51,7 +51,7 @@ async def sign_now(
         format=format,
         detached=new.detached,
         material=material,
-        items=tuple([ExecItem(item.idx, item.digest, item.content) for item in planned]),
+        items=tuple([exec_item(item) for item in planned]),
     )
     results = await execute_batch(batch, hsm=deps.hsm, options=deps.options)
     state, error, detail = outcome(results)

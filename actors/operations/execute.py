@@ -9,6 +9,9 @@ the request itself (an unknown key, a bad blob) fails every item with the unit's
 A CAdES batch shares its certificate, algorithm and signing time, so its items are prepared and
 finished from one ``signing.cms.CadesBatch``: what they share is encoded once, per item only the
 message digest and the signature are joined in (a few µs instead of ~200 µs of asn1crypto work).
+A co-signature item (``ExecItem.base``: an existing CMS) is prepared on its own with
+``signing.cms.prepare_cosignature`` (same certificate, algorithm and signing time) and finished
+into that CMS with one more SignerInfo.
 
 The CPU work of preparing and finishing runs on the event loop, with a checkpoint every few items
 so a large batch does not starve the other requests of the worker. Signatures are checked with the
@@ -33,12 +36,13 @@ import trio
 from actors.hsmpool import Balancer, HsmUnavailableError
 from actors.hsmpool.errors import HsmError
 from actors.operations.errors import ITEM_CODES
+from actors.operations.intake import PlannedItem
 from actors.operations.material import Material
-from actors.operations.model import Format, State
+from actors.operations.model import Format, InputKind, State
 from actors.operations.options import OperationsOptions
-from signing.cms import CadesBatch
+from signing.cms import CadesBatch, finish, prepare_cosignature
 from signing.errors import SigningError
-from storage.repos.operations import ItemResult
+from storage.repos.operations import ItemResult, ItemRow
 
 log = structlog.get_logger("actors.operations")
 
@@ -58,6 +62,25 @@ class ExecItem:
     """The document digest."""
     content: bytes | None
     """The document (an attached CAdES needs it; None otherwise or when lost)."""
+    base: bytes | None = None
+    """A co-signature: the existing CMS to add the signature to (None otherwise or when lost)."""
+    cosign: bool = False
+    """Whether the item is a co-signature (its ``base`` may have been lost)."""
+
+
+def exec_item(item: PlannedItem) -> ExecItem:
+    """What executing the planned ``item`` needs (its document or CMS as held in memory)."""
+    if item.base is None:
+        return ExecItem(item.idx, item.digest, item.content)
+    return ExecItem(item.idx, item.digest, None, item.base, cosign=True)
+
+
+def stored_exec_item(item: ItemRow, document: bytes | None) -> ExecItem:
+    """What executing the stored ``item`` needs, with its stored ``document`` (content, or a
+    co-signature's CMS; None when not kept or lost)."""
+    if item.input == InputKind.SIGNATURE:
+        return ExecItem(item.idx, item.digest, None, document, cosign=True)
+    return ExecItem(item.idx, item.digest, document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +113,7 @@ async def execute_batch(batch: Batch, *, hsm: Balancer, options: OperationsOptio
         # The certificate, algorithm or time refused by the format: no item can be prepared.
         return [ItemResult(item.idx, None, exc.code, str(exc)[:1000]) for item in batch.items]
     for count, item in enumerate(batch.items, start=1):
-        if attached and item.content is None:
+        if (item.base is None) if item.cosign else (attached and item.content is None):
             outcomes[item.idx] = ItemResult(
                 item.idx, None, "document_missing", ITEM_CODES["document_missing"]
             )
@@ -151,26 +174,51 @@ def _preparer(batch: Batch) -> Preparer:
     if batch.format is Format.RAW:
         return _raw_item
     signing = batch.material.signing
+    now = dt.datetime.now(dt.UTC)
     template = CadesBatch(
         certificate=signing.certificate,
         signature_algorithm=signing.signature_algorithm,
         detached=batch.detached,
-        signing_time=dt.datetime.now(dt.UTC),
+        signing_time=now,
     )
-    return partial(_cades_item, template)
+    return partial(_cades_item, template, batch.material, now)
 
 
 def _raw_item(item: ExecItem) -> tuple[bytes, Finisher]:
     return item.digest, _as_is
 
 
-def _cades_item(template: CadesBatch, item: ExecItem) -> tuple[bytes, Finisher]:
+def _cades_item(
+    template: CadesBatch, material: Material, now: dt.datetime, item: ExecItem
+) -> tuple[bytes, Finisher]:
+    if item.base is not None:
+        return _cosign_item(material, now, item.base, item.digest if template.detached else None)
     if template.detached:
         prepared = template.prepare(content_digest=item.digest)
     else:
         prepared = template.prepare(item.content)
     # finish()'s own check is made by _verify_all, with the key parsed once per batch.
     return prepared.digest_to_sign, partial(template.finish, prepared, verify=False)
+
+
+def _cosign_item(
+    material: Material, now: dt.datetime, base: bytes, digest: bytes | None
+) -> tuple[bytes, Finisher]:
+    """One more signer for the existing CMS ``base`` (checked at intake: ``actors.operations.cosign``).
+
+    An attached CMS signs its own content (``digest`` None); a detached one (as the operation is:
+    intake checked that they agree) the document of ``digest``. ``prepare_cosignature`` checks again
+    that it is what the existing signers signed.
+    """
+    signing = material.signing
+    prepared = prepare_cosignature(
+        base,
+        certificate=signing.certificate,
+        signature_algorithm=signing.signature_algorithm,
+        content_digest=digest,
+        signing_time=now,
+    )
+    return prepared.digest_to_sign, partial(finish, prepared, verify=False)
 
 
 def _as_is(signature: bytes) -> bytes:

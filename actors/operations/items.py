@@ -13,15 +13,22 @@ from actors.operations.model import ItemView
 from storage.repos.operations import ItemResult, NewItem
 
 
-def new_items(planned: Sequence[PlannedItem], *, documents: bool, previews: bool) -> list[NewItem]:
-    """The rows to insert for ``planned``; documents and previews are kept only when asked to."""
+def new_items(
+    planned: Sequence[PlannedItem], *, documents: bool, previews: bool, bases: bool = False
+) -> list[NewItem]:
+    """The rows to insert for ``planned``; documents and previews are kept only when asked to.
+
+    With ``bases``, a co-signature item keeps the existing CMS it adds to as its document (whatever
+    ``documents`` says: executing it needs that CMS, and an operation that is not signed at once is
+    re-read from the rows).
+    """
     return [
         NewItem(
             idx=item.idx,
             name=item.name,
             input=item.input.value,
             digest=item.digest,
-            document=item.content if documents else None,
+            document=item.base if bases and item.base is not None else item.content if documents else None,
             preview=item.preview if previews else None,
         )
         for item in planned

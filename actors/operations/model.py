@@ -74,6 +74,9 @@ class InputKind(enum.StrEnum):
     """The document itself."""
     HASH = "hash"
     """Its digest, computed by the client with the certificate's digest algorithm."""
+    SIGNATURE = "signature"
+    """An existing CMS to co-sign (with the document or its hash when the CMS is detached): the
+    result is that CMS with one more SignerInfo (``actors.operations.cosign``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,9 @@ class SignItem:
     """The document, or None when ``hash`` is given."""
     hash: bytes | None = None
     """Its digest, or None when ``content`` is given."""
+    signature: bytes | None = None
+    """CAdES only: an existing CMS (DER or PEM) to add this signature to; ``content``/``hash`` are
+    then the document of a detached CMS (and left out for an attached one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +133,9 @@ class ItemView:
     input: InputKind
     """What was sent."""
     digest: bytes
-    """The document digest."""
+    """The document digest (a co-signature: of the content the existing signers signed)."""
     result: bytes | None
-    """The signature (raw value or DER CMS) once signed."""
+    """The signature (raw value or DER CMS; a co-signature: the whole co-signed CMS) once signed."""
     error_code: str | None
     """Why this item failed."""
     error_detail: str | None

@@ -27,6 +27,11 @@ class OperationsOptions:
     """Most items in one operation (``limits.max_batch_items``)."""
     max_document_bytes: int = 32 * 1024 * 1024
     """Largest single document (``limits.max_document_bytes``)."""
+    cms_overhead_bytes: int = 1024 * 1024
+    """What an existing CMS to co-sign may carry beyond its document (certificates, other signers):
+    such a CMS has at most ``max_document_bytes + cms_overhead_bytes`` bytes (``max_cms_bytes``)."""
+    max_existing_signers: int = 64
+    """Most signers an existing CMS may have to be co-signed (each is verified when it is accepted)."""
     no_confirmation_for: NoConfirmationFor = "clients"
     """Who may ask for ``confirmation: "none"``: nobody, tokens issued to an OAuth2 client
     (information systems), or everyone."""
@@ -67,13 +72,24 @@ class OperationsOptions:
             raise ValueError("claim_interval_s must be shorter than lease_s (leases are renewed then)")
         if (
             min(
-                self.max_items, self.max_document_bytes, self.claim_batch, self.sweep_batch, self.hsm_attempts
+                self.max_items,
+                self.max_document_bytes,
+                self.cms_overhead_bytes,
+                self.max_existing_signers,
+                self.claim_batch,
+                self.sweep_batch,
+                self.hsm_attempts,
             )
             < 1
         ):
             raise ValueError("sizes and counts must be at least 1")
         if self.no_confirmation_for not in ("nobody", "clients", "everyone"):
             raise ValueError("no_confirmation_for must be nobody, clients or everyone")
+
+    @property
+    def max_cms_bytes(self) -> int:
+        """Largest existing CMS accepted for a co-signature (its document plus the overhead)."""
+        return self.max_document_bytes + self.cms_overhead_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> OperationsOptions:

@@ -38,12 +38,12 @@ from actors.errors import ActorError
 from actors.keys.errors import KeysError
 from actors.operations import units
 from actors.operations.deps import OperationDeps
-from actors.operations.execute import Batch, ExecItem, execute_batch, outcome
+from actors.operations.execute import Batch, ExecItem, exec_item, execute_batch, outcome, stored_exec_item
 from actors.operations.intake import PlannedItem
 from actors.operations.items import item_views
 from actors.operations.material import Material
 from actors.operations.messages import Advance, Decide, Expire, Repush, Wake
-from actors.operations.model import Format, OperationView, Policy, State
+from actors.operations.model import Format, InputKind, OperationView, Policy, State
 from actors.operations.notices import notice_of
 from actors.runtime import Actor
 from actors.sessions.protocol import Decision, DecisionOutcome, DeviceDecision, OperationNotice, OutcomeStatus
@@ -256,12 +256,14 @@ class PendingOperation(Actor):
         )
 
     async def _exec_items(self, row: OperationRow) -> Sequence[ExecItem]:
-        attached = row.format == Format.CADES_BES and not row.detached
-        if self._fresh is not None and (self._fresh.has_contents or not attached):
-            return [ExecItem(item.idx, item.digest, item.content) for item in self._fresh.items]
-        load = partial(units.load_for_execution, documents=attached)
+        cades = row.format == Format.CADES_BES
+        fresh = self._fresh
+        if fresh is not None and (fresh.has_contents or not (cades and _needs_documents(row, fresh))):
+            return [exec_item(item) for item in fresh.items]
+        # A CAdES operation re-reads its stored documents: attached contents, co-signed CMSes.
+        load = partial(units.load_for_execution, documents=cades)
         stored, documents = await self._deps.db.run_readonly(load, row.id)
-        return [ExecItem(item.idx, item.digest, documents.get(item.idx)) for item in stored]
+        return [stored_exec_item(item, documents.get(item.idx)) for item in stored]
 
     # -- devices -------------------------------------------------------------------------------------
 
@@ -328,3 +330,9 @@ class PendingOperation(Actor):
         if reason is not None:
             self.log.info(reason)
         self.request_stop(drain=False)
+
+
+def _needs_documents(row: OperationRow, fresh: Fresh) -> bool:
+    """Whether executing ``fresh``'s items needs documents its memory does not hold: the contents of
+    an attached CAdES, the CMS of a co-signature."""
+    return not row.detached or any(item.input is InputKind.SIGNATURE for item in fresh.items)

@@ -134,7 +134,8 @@ class OperationsService:
         planned = await plan_items(request, digest=digest, options=options, previews=policy is Policy.DEVICE)
         synchronous = policy is Policy.NONE and request.callback_url is None
         attached = request.format is Format.CADES_BES and not request.detached
-        # A synchronous operation keeps no documents: its caller is waiting and resubmits if it dies.
+        # A synchronous operation keeps no documents (nor co-signed CMSes): its caller is waiting and
+        # resubmits if it dies. Any other keeps what its execution re-reads until it finishes.
         keep_documents = attached and not synchronous
         new = NewOperation(
             id=uuid.uuid4(),
@@ -153,7 +154,7 @@ class OperationsService:
         )
         if synchronous:  # signed before anything is stored: see actors.operations.direct
             return await direct.sign_now(self._deps, new, planned, material=material, format=request.format)
-        items = new_items(planned, documents=keep_documents, previews=True)
+        items = new_items(planned, documents=keep_documents, previews=True, bases=True)
         # The notice is stored and announced with the row: one transaction, shared by concurrent
         # requests (group commit); the actor only shows it. Another worker may show it to a device
         # at once: its decision (routed here, the owner) waits until the actor runs.
@@ -165,7 +166,7 @@ class OperationsService:
             if policy is Policy.NONE:
                 fresh = Fresh(items=tuple(planned), material=material, has_contents=True)
             else:  # contents are re-read at execution (stored when needed); memory holds no documents
-                stripped = tuple(dataclasses.replace(item, content=None) for item in planned)
+                stripped = tuple(dataclasses.replace(item, content=None, base=None) for item in planned)
                 fresh = Fresh(items=stripped, material=None, has_contents=False, notice=notice)
             try:
                 await self._start_actor(row, fresh=fresh)

@@ -26,18 +26,27 @@ ItemStatus = Literal["pending", "signed", "failed", "skipped"]
 
 
 class ItemIn(BaseModel):
-    """One document to sign: the content, or its hash (the certificate's digest algorithm)."""
+    """One document to sign: the content, or its hash (the certificate's digest algorithm); or an
+    existing CMS to co-sign (``cades-bes``), with the document or its hash when it is detached."""
 
     model_config = _REQUEST
 
     name: str = Field(min_length=1, max_length=255, description="document name, shown on devices")
     content: Base64 | None = Field(None, description="the document, base64")
     hash: Base64 | None = Field(None, description="its digest, base64 (raw or detached signatures only)")
+    signature: Base64 | None = Field(
+        None,
+        description="cades-bes co-signature: an existing CMS (DER or PEM), base64; the result is that CMS "
+        "with one more signer. Attached: no content or hash; detached: its document as content or hash "
+        "(and the operation's detached: true)",
+    )
 
     @model_validator(mode="after")
     def _one_input(self) -> ItemIn:
-        if (self.content is None) == (self.hash is None):
+        if self.signature is None and (self.content is None) == (self.hash is None):
             raise ValueError("give exactly one of content and hash")
+        if self.content is not None and self.hash is not None:
+            raise ValueError("give at most one of content and hash")
         return self
 
 
@@ -95,7 +104,9 @@ class ItemOut(BaseModel):
     status: ItemStatus = Field(
         description="pending while the operation is live; skipped when it ended unsigned (declined, expired)"
     )
-    signature: str | None = Field(description="raw signature value or DER CMS, base64")
+    signature: str | None = Field(
+        description="raw signature value or DER CMS (a co-signature: the whole co-signed CMS), base64"
+    )
     error: ProblemOut | None
 
     @classmethod

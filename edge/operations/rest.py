@@ -1,6 +1,7 @@
 """``/api/v1/operations`` and ``/api/v1/verify``.
 
-* ``POST /operations`` — create a signing operation. Answers:
+* ``POST /operations`` — create a signing operation (an item with ``signature`` co-signs that
+  existing CMS: ``actors.operations.cosign``). Answers:
 
   - **201 Created** with the finished operation (``completed`` or ``failed``, per-item results) when
     it needs no confirmation and no ``callback_url`` was given: it is signed at once and stored
@@ -181,11 +182,15 @@ def _sign_request(data: OperationIn, options: OperationsOptions) -> SignRequest:
     if len(data.items) > options.max_items:
         raise InvalidOperationError("items", f"an operation has at most {options.max_items} items")
     limit = options.max_document_bytes
+    cms_limit = options.max_cms_bytes
     items = tuple(
         SignItem(
             name=item.name,
             content=None if item.content is None else decode(item.content, f"items.{i}.content", limit=limit),
             hash=None if item.hash is None else decode(item.hash, f"items.{i}.hash", limit=64),
+            signature=None
+            if item.signature is None
+            else decode(item.signature, f"items.{i}.signature", limit=cms_limit),
         )
         for i, item in enumerate(data.items)
     )

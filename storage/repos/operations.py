@@ -1,7 +1,8 @@
 """Operations repository: signing operations, their items, and the leases of the workers driving them.
 
-Tables come from ``migrations/0005_operations.sql``. Every function is a unit of work (or a step of
-one) for ``Database.run``: ``fn(conn, ...)``. States travel as plain strings here; the state machine
+Tables come from ``migrations/0005_operations.sql`` (items' co-signatures:
+``0008_cosign_items.sql``). Every function is a unit of work (or a step of one) for
+``Database.run``: ``fn(conn, ...)``. States travel as plain strings here; the state machine
 (which transition is allowed when) belongs to ``actors.operations``. Every transition is a guarded
 ``UPDATE ... WHERE state = <expected>`` that returns the new row, or None when the guard failed (the
 row moved meanwhile, or is gone): the caller re-reads and decides.
@@ -100,11 +101,12 @@ class NewItem:
     name: str
     """Document name."""
     input: str
-    """``content`` or ``hash``."""
+    """``content``, ``hash`` or ``signature`` (a co-signature)."""
     digest: bytes
     """The document digest."""
     document: bytes | None
-    """The content, when it must be kept until execution (attached CAdES)."""
+    """The content, when it must be kept until execution (attached CAdES), or the existing CMS of a
+    co-signature (until execution)."""
     preview: str | None
     """Text shown to devices."""
 
@@ -150,7 +152,7 @@ class ItemRow:
     name: str
     """Document name."""
     input: str
-    """``content`` or ``hash``."""
+    """``content``, ``hash`` or ``signature`` (a co-signature)."""
     digest: bytes
     """Document digest."""
     result: bytes | None
