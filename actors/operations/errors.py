@@ -23,8 +23,9 @@ from uuid import UUID
 
 ITEM_CODES = {
     "hsm_unavailable": "no HSM unit could sign (the whole batch failed after retries)",
-    "document_missing": "the document of this attached signature is no longer stored (a synchronous "
-    "operation keeps no documents: when its worker stopped in the middle, submit it again)",
+    "document_missing": "the document of this attached signature (or the CMS of this co-signature) is "
+    "no longer stored (a synchronous operation keeps none: when its worker stopped in the middle, submit "
+    "it again)",
     "internal_error": "the server failed on this item; see its log",
 }
 """Item error codes the operations layer sets itself, with their meaning."""

@@ -7,12 +7,17 @@ against the built-in CA.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from actors.sessions import Decision
+from config.settings import CallbackSettings, Settings
 from edge.device_cli.client import DeviceClient
 from signing.algorithms import digest_algorithm
 from signing.cms import load_signed_data
+from tests.callbacks.receiver import serve_receiver
 from tests.operations.conftest import (
     MakePerson,
     OpenSSL,
@@ -29,6 +34,13 @@ from tests.operations.conftest import (
 
 STREEBOG = digest_algorithm("streebog256")
 DOCUMENT = "Договор поставки № 42\nСтороны: ООО «Альфа» и ООО «Бета»\n".encode()
+LOOPBACK_CALLBACKS = CallbackSettings(allow_private_targets=True, backoff_base_s=0.2, poll_interval_s=0.5)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Callbacks to the loopback receiver allowed."""
+    return settings.model_copy(update={"callbacks": LOOPBACK_CALLBACKS})
 
 
 async def _signed(worker: Worker, person: Person, document: bytes, *, detached: bool) -> bytes:
@@ -219,3 +231,80 @@ async def test_batch_of_fresh_signatures_and_cosignatures(
         assert len(await _verified(worker, bob, signature, content)) == signers
         if signers == 2:
             _openssl_verifies(ossl, ca_path, signature, content, f"batch{index}.der")
+
+
+async def test_cosign_in_asynchronous_mode(
+    start_worker: StartWorker,
+    make_person: MakePerson,
+    client_token: Callable[..., Awaitable[dict[str, str]]],
+    ossl: OpenSSL,
+) -> None:
+    worker = await start_worker()
+    alice = await make_person(worker, "alice")
+    bob = await make_person(worker, "bob")
+    ca_path = await _ca_path(worker, ossl)
+    detached = await _signed(worker, alice, DOCUMENT, detached=True)
+    erp = await client_token(worker, bob)  # bob's information system
+    async with serve_receiver() as receiver:
+        created = await worker.call(
+            "POST",
+            "/operations",
+            erp,
+            json={
+                "format": "cades-bes",
+                "detached": True,
+                "items": [{"name": "a", "signature": b64(detached), "hash": b64(STREEBOG.hash(DOCUMENT))}],
+                "callback_url": f"{receiver.url}/hooks/klyuch",
+            },
+        )
+        assert created.status_code == 202, created.text
+        delivery = (await receiver.wait_for(1))[0]
+    assert delivery.headers["x-klyuch-event"] == "operation.completed"
+    payload = delivery.document["payload"]
+    assert payload["results_included"] is True  # detached: the callback carries no document
+    cosigned = unb64(payload["items"][0]["signature"])
+    assert len(load_signed_data(cosigned).signer_infos) == 2
+    assert len(await _verified(worker, bob, cosigned, DOCUMENT)) == 2
+    _openssl_verifies(ossl, ca_path, cosigned, DOCUMENT, "async.der")
+    done = (await worker.call("GET", f"/operations/{created.json()['id']}", bob.headers)).json()
+    assert unb64(done["items"][0]["signature"]) == cosigned
+
+
+async def test_a_cosignature_whose_cms_was_lost_fails_alone(
+    start_worker: StartWorker, make_person: MakePerson
+) -> None:
+    worker = await start_worker()
+    alice = await make_person(worker, "alice")
+    bob = await make_person(worker, "bob")
+    attached = await _signed(worker, alice, DOCUMENT, detached=False)
+    state = await enrol(worker, bob)
+    async with DeviceClient.connect(state) as device:
+        await connected(device)
+        created = await sign(
+            worker,
+            bob,
+            format="cades-bes",
+            items=[
+                {"name": "fresh", "content": b64(b"fresh")},
+                {"name": "kept", "signature": b64(attached)},
+                {"name": "lost", "signature": b64(attached)},
+            ],
+            confirmation="device",
+        )
+        assert created.status_code == 202, created.text
+        op_id = created.json()["id"]
+        shown = await device.next_operation()
+        assert [item.preview_text.startswith("Co-signature") for item in shown.items] == [False, True, True]
+        await worker.services.db.run(_lose_document, op_id, 2)
+        assert (await device.decide(shown, Decision.CONFIRM))["status"] == "accepted"
+    done = await wait_state(worker, bob, op_id, {"completed", "failed"})
+    assert done["state"] == "completed", done
+    assert [item["status"] for item in done["items"]] == ["signed", "signed", "failed"]
+    assert done["items"][2]["error"]["code"] == "document_missing"
+    assert len(load_signed_data(unb64(done["items"][1]["signature"])).signer_infos) == 2
+
+
+async def _lose_document(conn: Any, op_id: str, idx: int) -> None:
+    await conn.execute(
+        "UPDATE operation_items SET document = NULL WHERE operation_id = $1::uuid AND idx = $2", op_id, idx
+    )
