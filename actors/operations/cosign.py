@@ -12,7 +12,7 @@ someone else made. The CMS is checked here, once, when the operation is created,
 * **the existing signatures must be intact**: each signer's structure, content-type,
   message-digest and signature value are checked with ``signing.cms.verify_cades``, and any of these
   that FAILS refuses the CMS (a detached CMS whose message-digest does not match the document given
-  names ``items.N.content`` / ``items.N.hash``). A checks that cannot be decided does not refuse it
+  names ``items.N.content`` / ``items.N.hash``). A check that cannot be decided does not refuse it
   (a signer whose certificate the CMS lacks, an algorithm this server does not know), nor does
   trust: the chain, revocation and the claimed signing time are not required — the other signers
   may be certified by a CA this deployment does not know, and judging them is ``POST /verify``'s
@@ -113,41 +113,50 @@ def accept_cms(
             f"{where}.content", "a detached CMS needs the document (content) or its hash"
         )
     value = content_hash if content_hash is not None else digest.hash(content or b"")
-    signers = _check_signers(where, cms, content if parsed.detached else None, content_hash)
+    if parsed.detached:
+        signers = _check_signers(where, cms, content=content, content_hash=content_hash)
+    else:  # the verifier reads the encapsulated content itself
+        signers = _check_signers(where, cms, content=None, content_hash=None)
     return ExistingCms(cms=cms, digest=value, signers=signers), content
 
 
 def _check_signers(
-    where: str, cms: bytes, content: bytes | None, content_hash: bytes | None
+    where: str, cms: bytes, *, content: bytes | None, content_hash: bytes | None
 ) -> tuple[str, ...]:
-    """Verify the existing signers (no trust anchors: integrity only); their subjects."""
+    """Verify the existing signers (no trust anchors: integrity only); their subjects.
+
+    ``content`` / ``content_hash``: the document of a detached CMS (None for an attached one).
+    """
     try:
         report = verify_cades(cms, content=content, content_digest=content_hash)
     except SigningError as exc:
         raise InvalidOperationError(f"{where}.signature", f"not a CMS SignedData: {exc}"[:500]) from exc
+    given = (
+        None
+        if content is None and content_hash is None
+        else "hash"
+        if content_hash is not None
+        else "content"
+    )
     for signer in report.signers:
-        _refuse_broken(
-            where,
-            signer,
-            detached=content is not None or content_hash is not None,
-            hashed=content_hash is not None,
-        )
+        _refuse_broken(where, signer, given=given)
     return tuple(
         "" if signer.signing_certificate is None else signer.signing_certificate.subject
         for signer in report.signers
     )
 
 
-def _refuse_broken(where: str, signer: SignerReport, *, detached: bool, hashed: bool) -> None:
+def _refuse_broken(where: str, signer: SignerReport, *, given: str | None) -> None:
+    """``InvalidOperationError`` when an integrity check of ``signer`` FAILED; a message-digest that
+    does not match the document the caller ``given`` ("content" or "hash") names that field."""
     for check in signer.checks:
         if check.name not in INTEGRITY_CHECKS or check.status is not CheckStatus.FAILED:
             continue
         if check.name is CheckName.FORMAT and check.sub_indication is not SubIndication.FORMAT_FAILURE:
             continue  # an algorithm this server does not know: not evidence of damage
-        if check.name is CheckName.MESSAGE_DIGEST and detached:
-            field = f"{where}.hash" if hashed else f"{where}.content"
+        if check.name is CheckName.MESSAGE_DIGEST and given is not None:
             raise InvalidOperationError(
-                field,
+                f"{where}.{given}",
                 f"not the document the existing signatures cover (signer {signer.index}: {check.detail})"[
                     :500
                 ],
