@@ -7,7 +7,7 @@ unique index on the active row lets one insert win, and the others read the winn
 generated soft key is simply dropped: it existed only as a wrapped blob in their memory).
 
 Each worker keeps the loaded CA in memory; the row never changes while the CA is active except for
-its counters.
+its counters. Its CRL is published by :attr:`BuiltinCa.crl` (``actors.keys.crl.CrlPublisher``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ import trio
 from actors.hsm.errors import HsmError, HsmUnavailableError
 from actors.hsmpool import Balancer, HsmKey
 from actors.identity.audit import audit
+from actors.keys.crl import CrlPublisher
 from actors.keys.errors import KeysError, KeyStoreUnavailableError
 from actors.keys.hsmkeys import KeySpec, PublicHalf, hsm_key, sign_prepared, signature_algorithm_of, spki_of
 from actors.keys.settings import CaSettings
 from actors.keys.subject import display_name
+from signing.algorithms import SignatureAlgorithm
+from signing.crl import Crl
 from signing.keys import PublicKey
 from signing.x509 import (
     Certificate,
@@ -57,6 +60,8 @@ class LoadedCa:
     """Its self-signed certificate."""
     key: HsmKey
     """Its key in the HSM pool."""
+    signature_algorithm: SignatureAlgorithm
+    """What its key signs with (certificates and CRLs)."""
     authority: CertificateAuthority
     """Prepares certificates (signing goes through the Balancer)."""
 
@@ -70,6 +75,8 @@ class BuiltinCa:
         self._settings = settings
         self._loaded: LoadedCa | None = None
         self._lock = trio.Lock()
+        self.crl_publisher = CrlPublisher(self, db, hsm, settings)
+        """The CA's CRL, cached and re-signed on change (``actors.keys.crl``)."""
 
     @property
     def settings(self) -> CaSettings:
@@ -87,6 +94,10 @@ class BuiltinCa:
                     row = await self._create()
                 self._loaded = _load(row)
         return self._loaded
+
+    async def crl(self) -> Crl:
+        """The CA's current CRL (signed in the HSM when revocations changed or it aged; else cached)."""
+        return await self.crl_publisher.current()
 
     async def issue(
         self,
@@ -181,10 +192,12 @@ class BuiltinCa:
 
 def _load(row: repo.CaRow) -> LoadedCa:
     certificate = Certificate.load(row.certificate_der)
-    signer = PublicHalf(certificate.spki, signature_algorithm_of(row.algorithm))
+    algorithm = signature_algorithm_of(row.algorithm)
+    signer = PublicHalf(certificate.spki, algorithm)
     return LoadedCa(
         id=row.id,
         certificate=certificate,
         key=hsm_key(row.hsm_domain, row.hsm_key_id, row.wrapped_blob),
+        signature_algorithm=algorithm,
         authority=CertificateAuthority(certificate, signer),
     )

@@ -9,6 +9,11 @@ serialises them as they are (``report.model_dump(mode="json")``); certificates a
 How a signer's indication follows from its checks (:func:`conclude`): the first check that failed with
 a TOTAL_FAILED sub-indication wins; otherwise the first INDETERMINATE one; otherwise TOTAL_PASSED. The
 report's indication is the worst of its signers' (first signer first on ties).
+
+Each signer may carry a :class:`RevocationStatus` (``revocation``): what is known about the revocation
+of its certificate and from where (``signing.cms.validation.apply_revocation`` adds it; None when no
+revocation lookup was made). Revocation that invalidates a signature shows as the certificate-chain
+check failing with REVOKED, so the list of checks keeps its shape.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ __all__ = [
     "CheckName",
     "CheckStatus",
     "Indication",
+    "RevocationReference",
+    "RevocationSource",
+    "RevocationState",
+    "RevocationStatus",
     "SignatureFormat",
     "SignatureLevel",
     "SignerReport",
@@ -222,6 +231,59 @@ def summarize_certificate(certificate: Certificate, *, with_der: bool = False) -
     )
 
 
+class RevocationState(enum.StrEnum):
+    """Whether the signing certificate is revoked, as far as the report's source knows."""
+
+    GOOD = "good"
+    """Not revoked (at the time the source was asked)."""
+    REVOKED = "revoked"
+    """Revoked; :attr:`RevocationStatus.revoked_before_reference` says whether that was in time to matter."""
+    UNKNOWN = "unknown"
+    """No revocation source covers this certificate: nothing was checked."""
+
+
+class RevocationSource(enum.StrEnum):
+    """Where a revocation status came from."""
+
+    BUILTIN_CA = "builtin_ca"
+    """The records of the built-in CA that issued the certificate (what its CRL publishes)."""
+    NONE = "none"
+    """Nothing: the certificate chains to another anchor, and no CRL or OCSP is fetched."""
+
+
+class RevocationReference(enum.StrEnum):
+    """Which time a revocation was compared with."""
+
+    SIGNING_TIME = "signing_time"
+    """The signing time the signer claims (CMS signing-time attribute)."""
+    VALIDATION_TIME = "validation_time"
+    """The validation time (raw signatures, CMS without a signing-time attribute)."""
+
+
+class RevocationStatus(BaseModel):
+    """The revocation status of a signer's certificate."""
+
+    model_config = _FROZEN
+
+    status: RevocationState
+    """Good, revoked or unknown."""
+    source: RevocationSource
+    """Where the status came from."""
+    revoked_at: dt.datetime | None = None
+    """When the certificate was revoked (revoked only)."""
+    reason: str | None = None
+    """The RFC 5280 CRLReason name (``key_compromise``, ``superseded``...; ``unspecified`` otherwise)."""
+    reference: RevocationReference | None = None
+    """Which time the revocation was compared with (None when unknown)."""
+    reference_time: dt.datetime | None = None
+    """That time."""
+    revoked_before_reference: bool | None = None
+    """Revoked only: True when revoked at or before :attr:`reference_time` (the signature fails with
+    REVOKED); False when revoked later (the signature is valid at its signing time, and this says so)."""
+    detail: str = ""
+    """A human-readable statement of the status."""
+
+
 class SignerReport(BaseModel):
     """The validation of one signature."""
 
@@ -249,6 +311,8 @@ class SignerReport(BaseModel):
     """Every check, in the order run."""
     chain: tuple[CertificateSummary, ...] = ()
     """The certificate path checked, signer first and trust anchor last."""
+    revocation: RevocationStatus | None = None
+    """The signing certificate's revocation status (None: no revocation lookup was made)."""
 
     def check(self, name: CheckName) -> Check | None:
         """The check called ``name``, if it was recorded."""

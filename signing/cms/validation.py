@@ -9,17 +9,46 @@ Time semantics (a BES signature carries no proof of existence, EN 319 102-1 §5.
 * the claimed signing time is a statement signed by the signer: when it lies outside the signing
   certificate's validity the signature says of itself that it was made with an expired (or not yet
   issued) certificate, which is TOTAL_FAILED/EXPIRED (NOT_YET_VALID).
+
+Revocation (:func:`apply_revocation`, run after a verifier with what a revocation source knows):
+
+* the revocation time is compared with the *reference time*: the claimed signing time of a CMS
+  signature that has one, otherwise the validation time (raw signatures carry no time at all);
+* revoked at or before the reference time: the certificate-chain check fails with TOTAL_FAILED/REVOKED
+  (for a claimed signing time this is the signer's own statement that it signed with a revoked
+  certificate, as with EXPIRED above);
+* revoked after the claimed signing time: the signature stays valid *at its signing time* and the
+  report states the revocation (``revoked_before_reference = False``). A BES signature has no proof of
+  existence, so this trusts the claimed time — a signer holding a compromised key can backdate it;
+  a time-stamp (CAdES-T) is what removes that doubt;
+* a certificate no source covers is reported ``unknown``: the indication is not changed, the report
+  says that nothing was checked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from signing.algorithms import SignatureAlgorithm
 from signing.chain import ChainFailure, verify_chain
-from signing.cms.report import CertificateSummary, Check, CheckName, SubIndication, summarize_certificate
+from signing.cms.report import (
+    CertificateSummary,
+    Check,
+    CheckName,
+    CheckStatus,
+    RevocationReference,
+    RevocationSource,
+    RevocationState,
+    RevocationStatus,
+    SignerReport,
+    SubIndication,
+    ValidationReport,
+    conclude,
+    summarize_certificate,
+    worst,
+)
 from signing.errors import (
     CryptoError,
     InvalidInputError,
@@ -31,7 +60,10 @@ from signing.x509 import Certificate
 
 __all__ = [
     "DEFAULT_POLICY",
+    "UNKNOWN_REVOCATION",
+    "RevocationRecord",
     "ValidationPolicy",
+    "apply_revocation",
     "check_chain",
     "check_signature_value",
     "check_signing_time",
@@ -143,3 +175,111 @@ def check_chain(
         "no proof that the signature was made within the validity"
     )
     return Check.failed(name, SubIndication.OUT_OF_BOUNDS_NO_POE, detail), path
+
+
+# --- revocation ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationRecord:
+    """What a revocation source says about one certificate."""
+
+    revoked_at: dt.datetime | None
+    """When it was revoked (timezone-aware); None: not revoked."""
+    reason: str | None = None
+    """The RFC 5280 CRLReason name; None: unspecified."""
+    source: RevocationSource = RevocationSource.BUILTIN_CA
+    """Where this came from."""
+
+
+UNKNOWN_REVOCATION = "no revocation source covers this certificate: its revocation was not checked"
+"""Default statement for certificates no record covers."""
+
+
+def apply_revocation(
+    report: ValidationReport,
+    records: Mapping[str, RevocationRecord],
+    *,
+    unknown_detail: str = UNKNOWN_REVOCATION,
+) -> ValidationReport:
+    """``report`` with each identified signer's revocation status and the indications that follow.
+
+    ``records`` maps the SHA-256 fingerprint (lower-case hex, as in ``CertificateSummary``) of
+    certificates a source covers to what it says; other signing certificates are ``unknown`` with
+    ``unknown_detail``. The rules are in this module's docstring.
+    """
+    if not report.signers:
+        return report
+    signers = tuple(
+        _with_revocation(signer, records, report.validation_time, unknown_detail) for signer in report.signers
+    )
+    indication, sub_indication = worst(signers)
+    return report.model_copy(
+        update={"signers": signers, "indication": indication, "sub_indication": sub_indication}
+    )
+
+
+def _with_revocation(
+    signer: SignerReport, records: Mapping[str, RevocationRecord], at: dt.datetime, unknown_detail: str
+) -> SignerReport:
+    if signer.signing_certificate is None:
+        return signer
+    record = records.get(signer.signing_certificate.sha256_fingerprint)
+    if record is None:
+        status = RevocationStatus(
+            status=RevocationState.UNKNOWN, source=RevocationSource.NONE, detail=unknown_detail
+        )
+        return signer.model_copy(update={"revocation": status})
+    if signer.signing_time is not None:
+        reference, when, named = (
+            RevocationReference.SIGNING_TIME,
+            signer.signing_time,
+            "the claimed signing time",
+        )
+    else:
+        reference, when, named = RevocationReference.VALIDATION_TIME, at, "the validation time"
+    if record.revoked_at is None:
+        status = RevocationStatus(
+            status=RevocationState.GOOD,
+            source=record.source,
+            reference=reference,
+            reference_time=when,
+            detail=f"not revoked ({record.source.value} records)",
+        )
+        return signer.model_copy(update={"revocation": status})
+    reason = record.reason or "unspecified"
+    before = record.revoked_at <= when
+    relation = "at or before" if before else "after"
+    detail = f"revoked at {record.revoked_at.isoformat()} ({reason}), {relation} {named} {when.isoformat()}"
+    if not before:
+        detail += ": valid at its signing time"
+    status = RevocationStatus(
+        status=RevocationState.REVOKED,
+        source=record.source,
+        revoked_at=record.revoked_at,
+        reason=reason,
+        reference=reference,
+        reference_time=when,
+        revoked_before_reference=before,
+        detail=detail,
+    )
+    checks = tuple(_revoked_chain(check, detail) for check in signer.checks) if before else signer.checks
+    indication, sub_indication = conclude(checks)
+    return signer.model_copy(
+        update={
+            "revocation": status,
+            "checks": checks,
+            "indication": indication,
+            "sub_indication": sub_indication,
+        }
+    )
+
+
+def _revoked_chain(check: Check, detail: str) -> Check:
+    """The chain check failed with REVOKED, unless it already failed with a TOTAL_FAILED reason."""
+    if check.name is not CheckName.CERTIFICATE_CHAIN or check.status is CheckStatus.FAILED:
+        return check
+    earlier = "" if check.status is CheckStatus.PASSED else f"; also: {check.detail}"
+    return Check.failed(
+        CheckName.CERTIFICATE_CHAIN, SubIndication.REVOKED, f"the signing certificate was {detail}{earlier}"
+    )

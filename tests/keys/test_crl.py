@@ -1,0 +1,133 @@
+"""The built-in CA's CRL on a real server: public, signed in the HSM, listing revocations; openssl checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from typing import Any
+
+import structlog
+
+from actors.keys.settings import CaSettings
+from config.settings import PositiveSeconds
+from signing.crl import Crl
+from signing.x509 import Certificate
+from tests.keys.conftest import Accounts, KeysApi, OpenSSL, StartKeysApi
+
+GOST_CONF = """openssl_conf = openssl_def
+[openssl_def]
+engines = engine_section
+[engine_section]
+gost = gost_section
+[gost_section]
+engine_id = gost
+default_algorithms = ALL
+"""
+"""``openssl crl`` has no ``-engine`` option: a configuration file loads the gost engine for it."""
+
+
+class CrlCaSettings(CaSettings):
+    """The ``ca`` section with the proposed ``crl_validity_s`` field (not yet in ``config.settings``)."""
+
+    crl_validity_s: PositiveSeconds = 86_400.0
+
+
+def openssl_verifies_crl(ossl: OpenSSL, crl_der: bytes, ca_path: str) -> None:
+    """``openssl crl -verify`` (gost engine through OPENSSL_CONF) accepts the CRL's signature."""
+    conf = ossl.write("gost.cnf", GOST_CONF)
+    crl_path = ossl.write("crl.der", crl_der)
+    # OpenSSL.run passes no environment: run the command here with OPENSSL_CONF set.
+    done = subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", crl_path, "-CAfile", ca_path, "-noout", "-verify"],
+        capture_output=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "OPENSSL_CONF": conf},
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"verify OK" in done.stdout + done.stderr, done.stderr
+
+
+async def fetch_crl(api: KeysApi, **params: Any) -> Crl:
+    """GET /ca/crl without credentials; the parsed CRL."""
+    response = await api.client.get("/api/v1/ca/crl", params=params)
+    assert response.status_code == 200, response.text
+    return Crl.load(response.content)
+
+
+async def test_crl_is_public_signed_and_lists_revocations(
+    keys_api: StartKeysApi, people: Accounts, ossl: OpenSSL
+) -> None:
+    api = await keys_api(ca=CrlCaSettings(crl_validity_s=7200))
+    ca_pem = (await api.client.get("/api/v1/ca/certificate")).content
+    ca = Certificate.load(ca_pem)
+    ca_path = ossl.write("ca.pem", ca_pem)
+
+    with structlog.testing.capture_logs() as events:
+        response = await api.client.get("/api/v1/ca/crl")  # no Authorization header
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/pkix-crl"
+        first = Crl.load(response.content)
+        again = await fetch_crl(api)
+    issued_events = [event for event in events if event["event"] == "audit_crl_issued"]
+    assert len(issued_events) == 1, "an unchanged CRL is served from the cache, not signed again"
+    assert issued_events[0]["crl_number"] == first.number
+    assert again.der == first.der
+    assert first.entries == ()
+    assert first.next_update is not None
+    assert first.next_update - first.this_update == dt.timedelta(seconds=7200)
+    assert first.authority_key_identifier == ca.subject_key_identifier
+    first.verify_signature(ca.public_key())
+    openssl_verifies_crl(ossl, first.der, ca_path)
+
+    key = await api.new_key("alice")
+    issued = await api.issue("alice", key["id"])
+    revoked = await api.call(
+        "POST", f"/certificates/{issued['id']}/revoke", "alice", json={"reason": "key_compromise"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    second = await fetch_crl(api)
+    assert second.number is not None
+    assert first.number is not None
+    assert second.number > first.number
+    [entry] = second.entries
+    assert entry.serial_number == int(issued["serial"], 16)
+    assert entry.reason == "key_compromise"
+    revoked_at = dt.datetime.fromisoformat(revoked.json()["revoked_at"])
+    assert entry.revoked_at == revoked_at.replace(microsecond=0)
+    openssl_verifies_crl(ossl, second.der, ca_path)
+    # openssl's own path validation with the CRL sees the certificate as revoked (X509 error 23).
+    cert_path = ossl.write("alice.pem", issued["pem"])
+    crl_pem = (await api.client.get("/api/v1/ca/crl", params={"format": "pem"})).content
+    assert crl_pem.startswith(b"-----BEGIN X509 CRL-----")
+    crl_path = ossl.write("crl.pem", crl_pem)
+    checked = ossl.run(
+        "verify", "-engine", "gost", "-crl_check", "-CAfile", ca_path, "-CRLfile", crl_path, cert_path
+    )
+    assert checked.returncode != 0
+    assert b"certificate revoked" in checked.stdout + checked.stderr
+
+    # Revoking a key revokes its other certificate: the next CRL lists both, with a higher number;
+    # a reason that is no RFC 5280 CRLReason ("unspecified") leaves the reasonCode out.
+    other = await api.issue("alice", (await api.new_key("alice"))["id"])
+    await api.call("POST", f"/keys/{other['key_id']}/revoke", "alice", json={})
+    third = await fetch_crl(api)
+    assert third.number is not None
+    assert third.number > second.number
+    assert {e.serial_number: e.reason for e in third.entries} == {
+        int(issued["serial"], 16): "key_compromise",
+        int(other["serial"], 16): None,
+    }
+    pem_by_accept = await api.client.get("/api/v1/ca/crl", headers={"Accept": "application/x-pem-file"})
+    assert pem_by_accept.headers["content-type"] == "application/x-pem-file"
+    assert Crl.load(pem_by_accept.content).der == third.der
+
+
+async def test_crl_validity_defaults_to_a_day(keys_api: StartKeysApi) -> None:
+    api = await keys_api()
+    crl = await fetch_crl(api)
+    assert crl.next_update is not None
+    assert crl.next_update - crl.this_update == dt.timedelta(days=1)
+    document = (await api.client.get("/openapi.json")).json()
+    assert not document["paths"]["/api/v1/ca/crl"]["get"].get("security")
