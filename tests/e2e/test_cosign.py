@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -120,10 +121,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _wait_finished(api: httpx.Client, operation_id: str, timeout: float = 20.0) -> dict[str, object]:
+def _wait_finished(api: httpx.Client, operation_id: str, timeout: float = 20.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        operation: dict[str, object] = api.get(f"/operations/{operation_id}").json()
+        operation: dict[str, Any] = api.get(f"/operations/{operation_id}").json()
         if operation["state"] not in ("created", "awaiting_confirmation", "confirmed", "executing"):
             return operation
         time.sleep(0.2)
