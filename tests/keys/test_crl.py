@@ -13,7 +13,8 @@ from actors.keys.settings import CaSettings
 from config.settings import PositiveSeconds
 from signing.crl import Crl
 from signing.x509 import Certificate
-from tests.keys.conftest import Accounts, KeysApi, OpenSSL, StartKeysApi
+from tests.keys.conftest import Accounts, KeysApi, StartKeysApi
+from tests.oracle import OpenSSL
 
 GOST_CONF = """openssl_conf = openssl_def
 [openssl_def]
