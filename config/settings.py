@@ -365,6 +365,11 @@ class OperationsSettings(Section):
     """Pause between those tries."""
     hash_in_thread_bytes: Annotated[int, Field(ge=0)] = 262_144
     """Documents larger than this are hashed in a worker thread, off the event loop."""
+    cms_overhead_bytes: Annotated[int, Field(ge=1, le=1 << 30)] = 1 << 20
+    """What an existing CMS to co-sign may carry beyond its document (certificates, other signers):
+    it has at most ``limits.max_document_bytes`` + this many bytes."""
+    max_existing_signers: Annotated[int, Field(ge=1, le=10_000)] = 64
+    """Most signers an existing CMS may have to be co-signed (each is verified when it is accepted)."""
     verify_results: Literal["first", "every"] | None = None
     """Which signatures a worker checks with the certificate's key: ``every`` one (the worker catches a
     faulty unit or a wrong key), or ``first`` — those made under a certificate and key until one

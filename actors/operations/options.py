@@ -1,8 +1,7 @@
 """``OperationsOptions``: the limits and timings of the operations layer.
 
-``from_settings`` takes the limits ``Settings.limits`` already has (TTL, batch size, document size)
-and, once the lead adds it, the ``Settings.operations`` section (same field names as below); until
-then the defaults here apply.
+``from_settings`` takes the limits ``Settings.limits`` has (TTL, batch size, document size) and the
+``Settings.operations`` section (same field names as below); the defaults here are for direct use.
 """
 
 from __future__ import annotations
