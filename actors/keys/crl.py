@@ -9,7 +9,9 @@ and nodes), signs through the HSM pool like a certificate (prepare → sign the 
 finish, the key never leaves the unit) and is audited (``audit_crl_issued``).
 
 Workers keep their own CRL, so two workers may serve different (equally complete) CRLs until the next
-change; their numbers differ, both are valid.
+change; their numbers differ, both are valid. When no HSM unit can sign a due re-issue, the cached CRL
+is served while it is still before its nextUpdate (a CRL is valid until then; a warning is logged),
+so an HSM outage does not take the list offline; without one the error goes to the caller (503).
 
 :func:`revocation_records` answers, for verification, what the built-in CA's records say about
 certificates given by fingerprint (only certificates a built-in CA issued are covered).
@@ -28,6 +30,7 @@ import trio
 
 from actors.hsmpool import Balancer
 from actors.identity.audit import audit
+from actors.keys.errors import KeyStoreUnavailableError
 from actors.keys.hsmkeys import sign_prepared
 from actors.keys.settings import CaSettings, crl_validity
 from signing.cms.validation import RevocationRecord
@@ -83,9 +86,21 @@ class CrlPublisher:
             state = await self._db.run_readonly(repo.revocation_state, ca.id)
             issued = self._issued
             if issued is None or not self._fresh(issued, ca.id, state):
-                issued = await self._issue(ca)
+                issued = await self._reissue(ca, issued)
                 self._issued = issued
         return issued.crl
+
+    async def _reissue(self, ca: LoadedCa, cached: _Issued | None) -> _Issued:
+        try:
+            return await self._issue(ca)
+        except KeyStoreUnavailableError as exc:
+            next_update = None if cached is None or cached.ca_id != ca.id else cached.crl.next_update
+            if cached is None or next_update is None or dt.datetime.now(dt.UTC) >= next_update:
+                raise
+            log.warning(
+                "crl_reissue_deferred", ca_id=str(ca.id), crl_number=cached.crl.number, error=str(exc)
+            )
+            return cached
 
     def _fresh(self, issued: _Issued, ca_id: UUID, state: repo.RevocationState) -> bool:
         return issued.ca_id == ca_id and issued.state == state and dt.datetime.now(dt.UTC) < issued.refresh_at

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
 import subprocess
 from typing import Any
 
 import structlog
 
 from actors.keys.settings import CaSettings
-from config.settings import PositiveSeconds
+from config.settings import HsmSettings, PositiveSeconds
 from signing.crl import Crl
 from signing.x509 import Certificate
-from tests.keys.conftest import Accounts, KeysApi, StartKeysApi
+from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
 from tests.oracle import OpenSSL
 
 GOST_CONF = """openssl_conf = openssl_def
@@ -132,3 +134,36 @@ async def test_crl_validity_defaults_to_a_day(keys_api: StartKeysApi) -> None:
     assert crl.next_update - crl.this_update == dt.timedelta(days=1)
     document = (await api.client.get("/openapi.json")).json()
     assert not document["paths"]["/api/v1/ca/crl"]["get"].get("security")
+
+
+async def test_an_hsm_outage_serves_the_cached_crl_until_its_next_update(
+    keys_api: StartKeysApi, people: Accounts
+) -> None:
+    quick = HsmSettings(
+        **{**FAST_HSM, "call_timeout_s": 1.0, "health_interval_s": 0.2, "health_timeout_s": 0.5}
+    )
+    api = await keys_api(hsm=quick)
+    key = await api.new_key("alice")
+    issued = await api.issue("alice", key["id"])
+    first = await fetch_crl(api)
+    pids = [unit.pid for unit in api.services.hsm.units()]
+    assert all(pid is not None for pid in pids)
+    revoked = await api.call(
+        "POST", f"/certificates/{issued['id']}/revoke", "alice", json={"reason": "superseded"}
+    )
+    assert revoked.status_code == 200
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]  # checked above
+        with structlog.testing.capture_logs() as events:
+            stale = await fetch_crl(api)
+        # Still a valid CRL (before its nextUpdate), the one already issued; the deferral is logged.
+        assert stale.der == first.der
+        assert any(event["event"] == "crl_reissue_deferred" for event in events)
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # the pool may have replaced a hung unit
+                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
+    await api.services.hsm.wait_ready(units=len(pids), timeout=20)
+    fresh = await fetch_crl(api)
+    assert [entry.serial_number for entry in fresh.entries] == [int(issued["serial"], 16)]
