@@ -13,6 +13,10 @@ For every SignerInfo, in order (EN 319 102-1 basic signature validation):
 7. claimed signing time within the certificate's validity; 8. certificate chain to the trust anchors.
 
 Undecodable input raises ``MalformedDataError``; everything else becomes data in the report.
+
+Revocation is not looked up here (the signing layer does no I/O): a caller that knows revocation
+statuses passes the report through ``signing.cms.validation.apply_revocation``, which adds each
+signer's ``revocation`` and fails the certificate-chain check with REVOKED where the rules say so.
 """
 
 from __future__ import annotations
