@@ -226,53 +226,62 @@ def _with_revocation(
         return signer
     record = records.get(signer.signing_certificate.sha256_fingerprint)
     if record is None:
-        status = RevocationStatus(
+        unknown = RevocationStatus(
             status=RevocationState.UNKNOWN, source=RevocationSource.NONE, detail=unknown_detail
         )
-        return signer.model_copy(update={"revocation": status})
+        return signer.model_copy(update={"revocation": unknown})
+    # A CMS signer claims a signing time; a raw signature (or CMS without the attribute) has none.
     if signer.signing_time is not None:
-        reference, when, named = (
-            RevocationReference.SIGNING_TIME,
-            signer.signing_time,
-            "the claimed signing time",
-        )
+        reference, when = RevocationReference.SIGNING_TIME, signer.signing_time
     else:
-        reference, when, named = RevocationReference.VALIDATION_TIME, at, "the validation time"
+        reference, when = RevocationReference.VALIDATION_TIME, at
     if record.revoked_at is None:
-        status = RevocationStatus(
+        good = RevocationStatus(
             status=RevocationState.GOOD,
             source=record.source,
             reference=reference,
             reference_time=when,
             detail=f"not revoked ({record.source.value} records)",
         )
-        return signer.model_copy(update={"revocation": status})
+        return signer.model_copy(update={"revocation": good})
+    return _revoked(signer, record, record.revoked_at, reference, when)
+
+
+def _revoked(
+    signer: SignerReport,
+    record: RevocationRecord,
+    revoked_at: dt.datetime,
+    reference: RevocationReference,
+    when: dt.datetime,
+) -> SignerReport:
     reason = record.reason or "unspecified"
-    before = record.revoked_at <= when
+    before = revoked_at <= when
+    named = (
+        "the claimed signing time" if reference is RevocationReference.SIGNING_TIME else "the validation time"
+    )
     relation = "at or before" if before else "after"
-    detail = f"revoked at {record.revoked_at.isoformat()} ({reason}), {relation} {named} {when.isoformat()}"
-    if not before:
-        detail += ": valid at its signing time"
+    detail = f"revoked at {revoked_at.isoformat()} ({reason}), {relation} {named} {when.isoformat()}"
     status = RevocationStatus(
         status=RevocationState.REVOKED,
         source=record.source,
-        revoked_at=record.revoked_at,
+        revoked_at=revoked_at,
         reason=reason,
         reference=reference,
         reference_time=when,
         revoked_before_reference=before,
-        detail=detail,
+        detail=detail if before else f"{detail}: valid at its signing time",
     )
-    checks = tuple(_revoked_chain(check, detail) for check in signer.checks) if before else signer.checks
+    if not before:
+        return signer.model_copy(update={"revocation": status})
+    checks = tuple(_revoked_chain(check, detail) for check in signer.checks)
     indication, sub_indication = conclude(checks)
-    return signer.model_copy(
-        update={
-            "revocation": status,
-            "checks": checks,
-            "indication": indication,
-            "sub_indication": sub_indication,
-        }
-    )
+    update = {
+        "revocation": status,
+        "checks": checks,
+        "indication": indication,
+        "sub_indication": sub_indication,
+    }
+    return signer.model_copy(update=update)
 
 
 def _revoked_chain(check: Check, detail: str) -> Check:

@@ -139,3 +139,18 @@ def test_a_failure_that_is_already_total_stays(gost: Pki) -> None:
     assert checked.sub_indication is SubIndication.HASH_FAILURE
     assert checked.signers[0].revocation is not None
     assert checked.signers[0].revocation.revoked_before_reference is True
+
+
+def test_a_cms_signer_without_signing_time_is_compared_with_the_validation_time(gost: Pki) -> None:
+    report = cades_report(gost)
+    # What a plain CMS without a signing-time attribute reports (apply_revocation reads only the report).
+    timeless = report.model_copy(
+        update={"signers": (report.signers[0].model_copy(update={"signing_time": None}),)}
+    )
+    revoked_at = SIGNED_AT + dt.timedelta(minutes=30)  # after the signature was made, before it is checked
+    checked = apply_revocation(timeless, {fingerprint(report): RevocationRecord(revoked_at, "superseded")})
+    assert checked.sub_indication is SubIndication.REVOKED
+    status = checked.signers[0].revocation
+    assert status is not None
+    assert status.reference is RevocationReference.VALIDATION_TIME
+    assert "at or before the validation time" in status.detail
