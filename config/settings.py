@@ -323,6 +323,9 @@ class CaSettings(Section):
     """Validity of the CA's self-signed certificate."""
     certificate_validity_days: Annotated[int, Field(ge=1, le=3650)] = 365
     """Longest validity of an issued certificate (and the default); capped by the CA's own."""
+    crl_validity_s: Annotated[float, Field(ge=60, le=366 * 86_400)] = 86_400.0
+    """Validity of the built-in CA's CRL (nextUpdate − thisUpdate); it is signed again after three
+    quarters of it, or at once when something is revoked."""
     trust_anchor_files: tuple[Path, ...] = ()
     """PEM or DER files of external CA certificates that uploaded certificates must chain to; each is
     added to the database's trust anchors at start. None: uploads are accepted with a warning."""

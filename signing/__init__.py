@@ -11,6 +11,7 @@ Module map::
      ├─ international ...... ECDSA P-256/P-384 and RSA PKCS#1 v1.5 / PSS through ``cryptography``
      ├─ csr ................ PKCS#10 requests: prepare → raw sign → finish; parse with verification
      ├─ x509 ............... X.509 v3: names, extensions, parsing, built-in CA issuing
+     ├─ crl ................ X.509 v2 CRLs: prepare → raw sign → finish; parsing
      ├─ chain .............. certificate path building and validation to trust anchors
      ├─ cms ................ CMS / CAdES-BES and raw signatures, verification into one report
      │   └─ report, validation, identifiers, attributes, container, cades, verify, raw

@@ -6,10 +6,13 @@ Modules:
              operations layer signs through
   hsmkeys    key specs (algorithm + parameter set), SPKI of generated keys, raw → X.509 signature
              encoding, ``sign_prepared`` (prepare → sign in the HSM → finish)
-  settings   ``CaSettings``: the built-in CA's policy (auto-issue, algorithm, validity, trust anchors)
+  settings   ``CaSettings``: the built-in CA's policy (auto-issue, algorithm, validity, CRL validity,
+             trust anchors)
   subject    certificate subjects: Russian attributes from a request, or from the user's profile
   ca         ``BuiltinCa``: the CA key generated in an HSM unit at first use, its self-signed
              certificate, issuing
+  crl        ``CrlPublisher``: the built-in CA's CRL, cached per worker and signed again when a
+             revocation changes it or it ages; ``revocation_records`` for verification
   service    ``KeyService``: create keys, CSRs, issue, upload, list, defaults, revocation (with audit)
 
 Storage lives in ``storage.repos.keys``; HTTP in ``edge.keys``.

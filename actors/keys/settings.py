@@ -1,8 +1,6 @@
 """``CaSettings`` (the ``ca`` section of ``config.Settings``), :func:`ca_settings` and the CRL policy.
 
-The CRL's validity is read from ``CaSettings.crl_validity_s`` when the section has that field (the
-proposed ``config.settings`` addition: ``crl_validity_s: PositiveSeconds = 86_400.0``); until then,
-and for sections without it, :data:`DEFAULT_CRL_VALIDITY` applies.
+The CRL's validity is ``CaSettings.crl_validity_s`` (at least :data:`MIN_CRL_VALIDITY`).
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import datetime as dt
 from config.settings import CaAlgorithm, CaSettings
 
 __all__ = [
-    "DEFAULT_CRL_VALIDITY",
     "MIN_CRL_VALIDITY",
     "CaAlgorithm",
     "CaSettings",
@@ -20,8 +17,6 @@ __all__ = [
     "crl_validity",
 ]
 
-DEFAULT_CRL_VALIDITY = dt.timedelta(days=1)
-"""nextUpdate − thisUpdate of the built-in CA's CRL unless configured."""
 MIN_CRL_VALIDITY = dt.timedelta(seconds=60)
 """The shortest validity honoured: a shorter one would re-sign the CRL on almost every download."""
 
@@ -34,7 +29,4 @@ def ca_settings(settings: object) -> CaSettings:
 
 def crl_validity(settings: CaSettings) -> dt.timedelta:
     """How long a CRL of the built-in CA is valid (``crl_validity_s``, at least a minute)."""
-    seconds = getattr(settings, "crl_validity_s", None)
-    if seconds is None:
-        return DEFAULT_CRL_VALIDITY
-    return max(dt.timedelta(seconds=float(seconds)), MIN_CRL_VALIDITY)
+    return max(dt.timedelta(seconds=settings.crl_validity_s), MIN_CRL_VALIDITY)

@@ -7,6 +7,8 @@ raise ``storage.errors`` (``NotFoundError`` for a missing row; database errors a
 
 Modules:
   identity  users, OAuth2 clients, login sessions, refresh tokens (rotation, reuse), revoked access tokens
+  revocation  what a built-in CA revoked: its state (to know when to re-sign the CRL), CRL snapshots
+            with the next CRL number, revocation status of certificates by fingerprint
 
 Siblings are imported by name (``from storage.repos import identity``); this map imports none of them.
 """

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from actors.keys.settings import CaSettings
-from config.settings import HsmSettings, PositiveSeconds
+from config.settings import HsmSettings
 from signing.crl import Crl
 from signing.x509 import Certificate
 from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
@@ -28,12 +28,6 @@ engine_id = gost
 default_algorithms = ALL
 """
 """``openssl crl`` has no ``-engine`` option: a configuration file loads the gost engine for it."""
-
-
-class CrlCaSettings(CaSettings):
-    """The ``ca`` section with the proposed ``crl_validity_s`` field (not yet in ``config.settings``)."""
-
-    crl_validity_s: PositiveSeconds = 86_400.0
 
 
 def openssl_verifies_crl(ossl: OpenSSL, crl_der: bytes, ca_path: str) -> None:
@@ -62,7 +56,7 @@ async def fetch_crl(api: KeysApi, **params: Any) -> Crl:
 async def test_crl_is_public_signed_and_lists_revocations(
     keys_api: StartKeysApi, people: Accounts, ossl: OpenSSL
 ) -> None:
-    api = await keys_api(ca=CrlCaSettings(crl_validity_s=7200))
+    api = await keys_api(ca=CaSettings(crl_validity_s=7200))
     ca_pem = (await api.client.get("/api/v1/ca/certificate")).content
     ca = Certificate.load(ca_pem)
     ca_path = ossl.write("ca.pem", ca_pem)
