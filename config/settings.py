@@ -373,6 +373,9 @@ class OperationsSettings(Section):
     it has at most ``limits.max_document_bytes`` + this many bytes."""
     max_existing_signers: Annotated[int, Field(ge=1, le=10_000)] = 64
     """Most signers an existing CMS may have to be co-signed (each is verified when it is accepted)."""
+    max_existing_signers_per_operation: Annotated[int, Field(ge=1, le=1_000_000)] = 256
+    """Most existing signers the CMSes of one operation may have together (each is verified when the
+    operation is created, ~1 ms: this bounds the CPU one request can ask for)."""
     verify_results: Literal["first", "every"] | None = None
     """Which signatures a worker checks with the certificate's key: ``every`` one (the worker catches a
     faulty unit or a wrong key), or ``first`` — those made under a certificate and key until one

@@ -4,7 +4,9 @@ An item with ``signature`` (``SignItem.signature``) asks to add the caller's sig
 someone else made. The CMS is checked here, once, when the operation is created, so a bad one is a
 422 naming the item's field and nothing is stored:
 
-* it must be a well-formed CMS SignedData (DER or PEM) with 1 to ``max_existing_signers`` signers;
+* it must be a well-formed CMS SignedData (DER or PEM) with 1 to ``max_existing_signers`` signers,
+  and all the CMSes of one operation at most ``max_existing_signers_per_operation`` together (each
+  signer is verified here: the cap bounds the CPU one request can ask for);
 * attached or detached as the request's ``detached`` says (the operation's ``detached`` describes
   every result it holds, and a callback must never carry an attached CMS's document);
 * an attached CMS carries its document: ``content`` and ``hash`` are left out; a detached one needs
@@ -69,9 +71,28 @@ class ExistingCms:
         return (f"{header}\n\n{text}" if text else header)[:MAX_PREVIEW_CHARS]
 
 
+class SignerBudget:
+    """How many more existing signers the co-signatures of one operation may bring (each is verified)."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.left = limit
+
+    def take(self, where: str, count: int) -> None:
+        """Count ``count`` signers of item ``where``; ``InvalidOperationError`` past the limit."""
+        if count > self.left:
+            raise InvalidOperationError(
+                f"{where}.signature",
+                f"the CMSes to co-sign in one operation have at most {self.limit} signers in all",
+            )
+        self.left -= count
+
+
 def accept_cms(
     where: str,
     *,
+    budget: SignerBudget,
     cms: bytes,
     content: bytes | None,
     content_hash: bytes | None,
@@ -81,7 +102,8 @@ def accept_cms(
 ) -> tuple[ExistingCms, bytes | None]:
     """Check the existing ``cms`` of item ``where`` (``items.3``); it and the signed content, if known.
 
-    ``content`` / ``content_hash`` are the item's document or its hash (a detached CMS only).
+    ``content`` / ``content_hash`` are the item's document or its hash (a detached CMS only);
+    ``budget`` counts the operation's existing signers before any of this item's is verified.
     Raises ``InvalidOperationError`` naming the field at fault (see the module docstring).
     """
     try:
@@ -95,6 +117,7 @@ def accept_cms(
         raise InvalidOperationError(
             f"{where}.signature", f"a CMS to co-sign has at most {options.max_existing_signers} signers"
         )
+    budget.take(where, count)
     if parsed.detached != detached:
         kind = "detached" if parsed.detached else "attached"
         raise InvalidOperationError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import trio
 
-from actors.operations.cosign import accept_cms
+from actors.operations.cosign import SignerBudget, accept_cms
 from actors.operations.errors import InvalidOperationError
 from actors.operations.model import Format, InputKind, SignItem, SignRequest
 from actors.operations.options import OperationsOptions
@@ -137,9 +137,9 @@ async def _plan_with_cosignatures(
     size = sum(len(item.content or b"") + len(item.signature or b"") for item in request.items)
     if size > options.hash_in_thread_bytes:
         return await trio.to_thread.run_sync(_plan_all, request, digest, options, previews)
-    planned = []
+    planned, budget = [], SignerBudget(options.max_existing_signers_per_operation)
     for index, item in enumerate(request.items):
-        planned.append(_plan_one(index, item, request, digest, options, previews))
+        planned.append(_plan_one(index, item, request, digest, options, previews, budget))
         if item.signature is not None:
             await trio.lowlevel.checkpoint()
     return planned
@@ -148,8 +148,10 @@ async def _plan_with_cosignatures(
 def _plan_all(
     request: SignRequest, digest: DigestAlgorithm, options: OperationsOptions, previews: bool
 ) -> list[PlannedItem]:
+    budget = SignerBudget(options.max_existing_signers_per_operation)
     return [
-        _plan_one(index, item, request, digest, options, previews) for index, item in enumerate(request.items)
+        _plan_one(index, item, request, digest, options, previews, budget)
+        for index, item in enumerate(request.items)
     ]
 
 
@@ -160,6 +162,7 @@ def _plan_one(
     digest: DigestAlgorithm,
     options: OperationsOptions,
     previews: bool,
+    budget: SignerBudget,
 ) -> PlannedItem:
     if item.signature is None:
         value = item.hash if item.hash is not None else digest.hash(item.content or b"")
@@ -168,6 +171,7 @@ def _plan_one(
         return PlannedItem(index, item.name, kind, value, item.content, preview)
     existing, content = accept_cms(
         f"items.{index}",
+        budget=budget,
         cms=item.signature,
         content=item.content,
         content_hash=item.hash,

@@ -31,6 +31,9 @@ class OperationsOptions:
     such a CMS has at most ``max_document_bytes + cms_overhead_bytes`` bytes (``max_cms_bytes``)."""
     max_existing_signers: int = 64
     """Most signers an existing CMS may have to be co-signed (each is verified when it is accepted)."""
+    max_existing_signers_per_operation: int = 256
+    """Most existing signers all the CMSes of one operation may have together: each is verified when
+    the operation is created (~1 ms), so this bounds the CPU one request can ask for."""
     no_confirmation_for: NoConfirmationFor = "clients"
     """Who may ask for ``confirmation: "none"``: nobody, tokens issued to an OAuth2 client
     (information systems), or everyone."""
@@ -75,6 +78,7 @@ class OperationsOptions:
                 self.max_document_bytes,
                 self.cms_overhead_bytes,
                 self.max_existing_signers,
+                self.max_existing_signers_per_operation,
                 self.claim_batch,
                 self.sweep_batch,
                 self.hsm_attempts,

@@ -137,3 +137,26 @@ async def test_cosignature_422s(start_worker: StartWorker, make_person: MakePers
 
 def _cades(items: list[dict[str, str]], *, detached: bool = False) -> dict[str, Any]:
     return {"format": "cades-bes", "detached": detached, "items": items}
+
+
+async def test_existing_signers_are_capped_per_operation(
+    start_worker: StartWorker, make_person: MakePerson
+) -> None:
+    """Three CMSes of 2 signers each are 6 to verify at intake: over a cap of 5, the item that
+    would pass it is named (nothing is stored); within the cap the same batch is signed."""
+    worker = await start_worker(cms_overhead_bytes=4000, max_existing_signers_per_operation=5)
+    alice = await make_person(worker, "alice")
+    bob = await make_person(worker, "bob")
+    twice = await _signed(worker, alice, detached=False, cms=await _signed(worker, alice, detached=False))
+    three = _cades([{"name": f"d{index}", "signature": b64(twice)} for index in range(3)])
+    response = await worker.call("POST", "/operations", bob.headers, json={"confirmation": "none", **three})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [error["field"] for error in problem["errors"]] == ["items.2.signature"], problem
+    assert "at most 5 signers in all" in problem["detail"], problem
+    two = _cades([{"name": f"d{index}", "signature": b64(twice)} for index in range(2)])
+    response = await worker.call("POST", "/operations", bob.headers, json={"confirmation": "none", **two})
+    assert response.status_code == 201, response.text
+    assert [item["status"] for item in response.json()["items"]] == ["signed", "signed"]
+    listed = (await worker.call("GET", "/operations", bob.headers)).json()
+    assert len(listed["items"]) == 1  # bob's refused operation left no row
