@@ -372,7 +372,7 @@ class OperationsSettings(Section):
     """What an existing CMS to co-sign may carry beyond its document (certificates, other signers):
     it has at most ``limits.max_document_bytes`` + this many bytes."""
     max_existing_signers: Annotated[int, Field(ge=1, le=10_000)] = 64
-    """Most signers an existing CMS may have to be co-signed (each is verified when it is accepted)."""
+    """Most signers of a CMS that is co-signed or checked by ``POST /verify`` (each is verified)."""
     max_existing_signers_per_operation: Annotated[int, Field(ge=1, le=1_000_000)] = 256
     """Most existing signers the CMSes of one operation may have together (each is verified when the
     operation is created, ~1 ms: this bounds the CPU one request can ask for)."""

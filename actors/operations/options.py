@@ -30,7 +30,7 @@ class OperationsOptions:
     """What an existing CMS to co-sign may carry beyond its document (certificates, other signers):
     such a CMS has at most ``max_document_bytes + cms_overhead_bytes`` bytes (``max_cms_bytes``)."""
     max_existing_signers: int = 64
-    """Most signers an existing CMS may have to be co-signed (each is verified when it is accepted)."""
+    """Most signers of a CMS that is co-signed or checked by ``POST /verify`` (each is verified)."""
     max_existing_signers_per_operation: int = 256
     """Most existing signers all the CMSes of one operation may have together: each is verified when
     the operation is created (~1 ms), so this bounds the CPU one request can ask for."""

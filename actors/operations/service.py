@@ -230,7 +230,7 @@ class OperationsService:
 
     async def verify(self, request: VerifyRequest) -> ValidationReport:
         """Verify a signature against this deployment's trust anchors."""
-        return await verify(self._deps.db, request)
+        return await verify(self._deps.db, request, max_signers=self._deps.options.max_existing_signers)
 
     # -- ConfirmationSink and PendingLookup (actors.sessions) ------------------------------------------
 

@@ -26,7 +26,7 @@ from actors.operations.errors import InvalidOperationError
 from actors.operations.model import Format
 from signing.cms import ValidationReport, default_algorithm, verify_cades, verify_raw
 from signing.cms.validation import apply_revocation
-from signing.errors import MalformedDataError, UnsupportedAlgorithmError
+from signing.errors import InvalidInputError, MalformedDataError, UnsupportedAlgorithmError
 from signing.x509 import Certificate
 from storage import Database
 
@@ -58,8 +58,9 @@ class VerifyRequest:
     """Extra certificates (intermediate CAs), DER or PEM."""
 
 
-async def verify(db: Database, request: VerifyRequest) -> ValidationReport:
-    """Check ``request`` against this deployment's trust anchors."""
+async def verify(db: Database, request: VerifyRequest, *, max_signers: int) -> ValidationReport:
+    """Check ``request`` against this deployment's trust anchors (a CMS of at most ``max_signers``
+    signers: ``operations.max_existing_signers``)."""
     if request.content is not None and request.hash is not None:
         raise InvalidOperationError("hash", "give either the content or its hash, not both")
     extra = tuple(_certificate(data, f"certificates.{i}") for i, data in enumerate(request.certificates))
@@ -67,7 +68,7 @@ async def verify(db: Database, request: VerifyRequest) -> ValidationReport:
     if request.format is Format.RAW:
         job = partial(_verify_raw, request, anchors, extra)
     else:
-        job = partial(_verify_cms, request, anchors, extra)
+        job = partial(_verify_cms, request, anchors, extra, max_signers)
     size = len(request.content or b"") + len(request.signature)
     report = await trio.to_thread.run_sync(job) if size > THREAD_THRESHOLD else job()
     return await _with_revocation(db, report)
@@ -112,7 +113,7 @@ def _verify_raw(
 
 
 def _verify_cms(
-    request: VerifyRequest, anchors: list[Certificate], extra: tuple[Certificate, ...]
+    request: VerifyRequest, anchors: list[Certificate], extra: tuple[Certificate, ...], max_signers: int
 ) -> ValidationReport:
     if request.certificate is not None:
         extra = (*extra, _certificate(request.certificate, "certificate"))
@@ -123,8 +124,9 @@ def _verify_cms(
             content_digest=request.hash,
             trust_anchors=anchors,
             certificates=extra,
+            max_signers=max_signers,
         )
-    except MalformedDataError as exc:
+    except InvalidInputError as exc:  # malformed, or too many signers
         raise InvalidOperationError("signature", str(exc)) from exc
 
 

@@ -126,6 +126,7 @@ def verify_cades(
     certificates: Iterable[Certificate] = (),
     at: dt.datetime | None = None,
     policy: ValidationPolicy = DEFAULT_POLICY,
+    max_signers: int | None = None,
 ) -> ValidationReport:
     """Validate every signature of a CMS / CAdES-BES ``signature`` (DER or PEM).
 
@@ -133,7 +134,9 @@ def verify_cades(
     attached one, a document given replaces the encapsulated one (so a different document fails with
     HASH_FAILURE). ``certificates`` adds certificates the CMS lacks (the signer's, intermediates);
     ``at`` is the validation time (default now). Raises ``MalformedDataError`` when ``signature`` is
-    not a well-formed SignedData and ``InvalidInputError`` when both content and digest are given.
+    not a well-formed SignedData and ``InvalidInputError`` when both content and digest are given, or
+    when it has more than ``max_signers`` signers (each costs a signature check: a caller's cap on the
+    CPU one CMS may take, checked before any is verified).
     """
     if content is not None and content_digest is not None:
         raise InvalidInputError("give either the content or its digest, not both")
@@ -149,6 +152,8 @@ def verify_cades(
         policy=policy,
     )
     infos = parsed.signer_infos
+    if max_signers is not None and len(infos) > max_signers:
+        raise InvalidInputError(f"the CMS has {len(infos)} signers; at most {max_signers} are verified")
     if not infos:
         return ValidationReport(
             format=SignatureFormat.CMS,

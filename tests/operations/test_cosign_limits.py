@@ -133,6 +133,13 @@ async def test_cosignature_422s(start_worker: StartWorker, make_person: MakePers
     assert both.json()["errors"][0]["field"] == "items.0"
     listed = (await worker.call("GET", "/operations", bob.headers)).json()
     assert len(listed["items"]) == 1  # the co-signature that made ``thrice``: nothing half-written
+    # POST /verify holds a CMS to the same cap, before it verifies any signer.
+    checked = await worker.call(
+        "POST", "/verify", bob.headers, json={"format": "cades-bes", "signature": b64(thrice)}
+    )
+    assert checked.status_code == 422, checked.text
+    assert [error["field"] for error in checked.json()["errors"]] == ["signature"]
+    assert "3 signers; at most 2" in checked.json()["detail"]
 
 
 def _cades(items: list[dict[str, str]], *, detached: bool = False) -> dict[str, Any]:
