@@ -323,6 +323,10 @@ class CaSettings(Section):
     """Validity of the CA's self-signed certificate."""
     certificate_validity_days: Annotated[int, Field(ge=1, le=3650)] = 365
     """Longest validity of an issued certificate (and the default); capped by the CA's own."""
+    crl_url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] | None = None
+    """CRL distribution point written into issued certificates; unset: ``server.public_url`` +
+    ``/api/v1/ca/crl`` when ``server.public_url`` is set, else none (a loopback default would only
+    mislead relying parties)."""
     crl_validity_s: Annotated[float, Field(ge=60, le=366 * 86_400)] = 86_400.0
     """Validity of the built-in CA's CRL (nextUpdate − thisUpdate); it is signed again after three
     quarters of it, or at once when something is revoked."""

@@ -73,11 +73,13 @@ class KeyService:
         settings: CaSettings,
         *,
         on_change: Callable[[], None] | None = None,
+        crl_urls: tuple[str, ...] = (),
     ) -> None:
+        """``crl_urls``: CRL distribution points of issued certificates (``crl_distribution_urls``)."""
         self.db = db
         self.hsm = hsm
         self.settings = settings
-        self.ca = BuiltinCa(db, hsm, settings)
+        self.ca = BuiltinCa(db, hsm, settings, crl_urls=crl_urls)
         """The built-in CA."""
         self._on_change = on_change
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from config.settings import CaAlgorithm, CaSettings
+from config.settings import CaAlgorithm, CaSettings, Settings
 
 __all__ = [
     "MIN_CRL_VALIDITY",
     "CaAlgorithm",
     "CaSettings",
     "ca_settings",
+    "crl_distribution_urls",
     "crl_validity",
 ]
 
@@ -30,3 +31,18 @@ def ca_settings(settings: object) -> CaSettings:
 def crl_validity(settings: CaSettings) -> dt.timedelta:
     """How long a CRL of the built-in CA is valid (``crl_validity_s``, at least a minute)."""
     return max(dt.timedelta(seconds=settings.crl_validity_s), MIN_CRL_VALIDITY)
+
+
+CRL_PATH = "/api/v1/ca/crl"
+"""Where ``edge.keys.ca`` serves the CRL."""
+
+
+def crl_distribution_urls(settings: Settings) -> tuple[str, ...]:
+    """The CRL distribution points of issued certificates: ``ca.crl_url``, else the server's
+    configured public URL + :data:`CRL_PATH`, else none."""
+    if settings.ca.crl_url is not None:
+        return (settings.ca.crl_url,)
+    if settings.server.public_url is not None:
+        return (settings.server.public_url.rstrip("/") + CRL_PATH,)
+    return ()
+

@@ -11,8 +11,8 @@ from typing import Any
 
 import structlog
 
-from actors.keys.settings import CaSettings
-from config.settings import HsmSettings
+from actors.keys.settings import CaSettings, crl_distribution_urls
+from config.settings import HsmSettings, ServerSettings, Settings
 from signing.crl import Crl
 from signing.x509 import Certificate
 from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
@@ -161,3 +161,25 @@ async def test_an_hsm_outage_serves_the_cached_crl_until_its_next_update(
     await api.services.hsm.wait_ready(units=len(pids), timeout=20)
     fresh = await fetch_crl(api)
     assert [entry.serial_number for entry in fresh.entries] == [int(issued["serial"], 16)]
+
+
+async def test_issued_certificates_name_the_crl(
+    keys_api: StartKeysApi, people: Accounts, ossl: OpenSSL
+) -> None:
+    """``ca.crl_url`` becomes the CRL distribution point of every certificate the CA issues."""
+    url = "http://pki.example.test/klyuch-ca.crl"
+    api = await keys_api(ca=CaSettings(crl_url=url))
+    issued = await api.issue("alice", (await api.new_key("alice"))["id"])
+    assert Certificate.load(issued["pem"].encode()).crl_urls == (url,)
+    path = ossl.write("alice.pem", issued["pem"])
+    text = ossl.out("x509", "-engine", "gost", "-in", path, "-noout", "-text")
+    assert f"URI:{url}".encode() in text
+
+
+def test_crl_distribution_urls_follow_the_configured_public_url(settings: Settings) -> None:
+    """Explicit ``ca.crl_url`` first; else the server's configured public URL; never a guessed one."""
+    assert crl_distribution_urls(settings.model_copy(update={"server": ServerSettings()})) == ()
+    public = settings.model_copy(update={"server": ServerSettings(public_url="https://sign.example.test/")})
+    assert crl_distribution_urls(public) == ("https://sign.example.test/api/v1/ca/crl",)
+    explicit = public.model_copy(update={"ca": CaSettings(crl_url="http://pki.example.test/x.crl")})
+    assert crl_distribution_urls(explicit) == ("http://pki.example.test/x.crl",)
