@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import shlex
 import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,7 +22,7 @@ from bench.errors import BenchError, UsageError
 from bench.report import format_table
 from bench.runner import DEFAULT_PHASE_REQUESTS, DEFAULT_PHASE_S, RunOptions, run, stderr_is_terminal
 from bench.scenario import Registry
-from bench.scenarios import default_registry
+from bench.scenarios import default_registry, sign_options
 
 _EPILOG = """\
 Limits apply to each measured phase: it ends after --duration seconds or --requests requests,
@@ -47,8 +48,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_and_print(args, registry)
 
 
+SCENARIO_OPTIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "sign": (sign_options.ENV_PREFIX, sign_options.OPTION_NAMES)
+}
+"""Scenarios that take options: their environment prefix and option names."""
+
+
+def apply_scenario_options(scenario: str, options: Sequence[str], environ: MutableMapping[str, str]) -> None:
+    """Set each ``name=value`` of ``--option`` as the scenario's environment variable (``BENCH_SIGN_RATE``
+    for ``sign``'s ``rate``), which the scenario reads like one set by the caller; ``UsageError`` for
+    a malformed pair, a name the scenario does not know, or a scenario without options."""
+    if not options:
+        return
+    if scenario not in SCENARIO_OPTIONS:
+        raise UsageError(f"scenario {scenario!r} takes no --option")
+    prefix, names = SCENARIO_OPTIONS[scenario]
+    for pair in options:
+        name, equals, value = pair.partition("=")
+        key = name.strip().upper().replace("-", "_")
+        if not equals or key not in names:
+            known = ", ".join(name.lower() for name in names)
+            raise UsageError(f"--option {pair!r}: give name=value, name one of: {known}")
+        environ[prefix + key] = value
+
+
 def _run_and_print(args: argparse.Namespace, registry: Registry) -> int:
     try:
+        apply_scenario_options(args.scenario, args.option, os.environ)
         outcome = run(_options(args), registry)
     except KeyboardInterrupt:
         print("bench: interrupted; everything started was stopped", file=sys.stderr)
@@ -132,6 +158,15 @@ def _parser(scenarios: Mapping[str, str]) -> argparse.ArgumentParser:
         default=_default("workers"),
         metavar="W",
         help="server worker processes (%(default)s)",
+    )
+    add(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a scenario option, repeatable (sign: phases, rounds, devices, rate, confirm_s, confirm_ops, "
+        "warmup_s, batch_format); the same as BENCH_SIGN_<NAME> in the environment",
     )
     add("--out", type=Path, default=_default("out_dir"), metavar="DIR", help="report folder (%(default)s)")
     add(

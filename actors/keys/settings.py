@@ -45,4 +45,3 @@ def crl_distribution_urls(settings: Settings) -> tuple[str, ...]:
     if settings.server.public_url is not None:
         return (settings.server.public_url.rstrip("/") + CRL_PATH,)
     return ()
-

@@ -17,8 +17,9 @@ Phases, in the order they run:
   confirmation; signatures/s = requests/s × 100.
 
 (a) and (b) obey the harness's flags (``--duration``, ``--requests``, ``--concurrency``, ``--rate``,
-``--warmup``). (c) and the choice of phases are read from the environment, because the harness's
-command line has no scenario options:
+``--warmup``). (c) and the choice of phases are scenario options: ``--option name=value`` (``-o``) on
+the command line, or the environment variable ``BENCH_SIGN_<NAME>`` (``bench.cli.apply_scenario_options``
+sets the variable from the option):
 
 ========================== ======================================================= ==========
 ``BENCH_SIGN_PHASES``      comma list of ``single``, ``batch``, ``confirm``            all three

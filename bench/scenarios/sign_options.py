@@ -25,6 +25,11 @@ BATCH_TARGET_SIGNATURES_PER_S = 3000.0
 CONFIRM_TARGET_P99_MS = 250.0
 """(c): p99 from POST to completion."""
 
+ENV_PREFIX = "BENCH_SIGN_"
+"""The environment variables of this scenario's options start with this."""
+OPTION_NAMES = ("PHASES", "DEVICES", "RATE", "CONFIRM_S", "CONFIRM_OPS", "WARMUP_S", "BATCH_FORMAT", "ROUNDS")
+"""Every option (``BENCH_SIGN_<NAME>``; ``klyuch bench sign --option name=value``)."""
+
 MAX_ROUNDS = 20
 """Most (echo, single) rounds in one run."""
 

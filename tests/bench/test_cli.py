@@ -18,9 +18,12 @@ import psutil
 import pytest
 
 import bench
+from bench.cli import apply_scenario_options, main
+from bench.errors import UsageError
 from bench.report import SCHEMA, latest_report, load_report
 from bench.runner import RunOptions, run
 from bench.scenario import LocalResult, Registry
+from bench.scenarios.sign_options import SignOptions
 from tests.bench.conftest import STANDIN_COMMAND
 
 REPO = Path(__file__).resolve().parents[2]
@@ -274,3 +277,27 @@ def test_interrupts_stop_the_server_and_everything_it_started(
     assert [p for p in leftovers if not _gone(p.pid)] == []
     assert not Path(home).exists()
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_scenario_options_become_the_scenarios_environment() -> None:
+    """``-o name=value`` sets ``BENCH_SIGN_<NAME>``; unknown or bare names and option-less scenarios
+    are usage errors."""
+    environ: dict[str, str] = {}
+    apply_scenario_options("sign", ["phases=single,batch", "Rounds=5", "confirm-s=3"], environ)
+    assert environ == {
+        "BENCH_SIGN_PHASES": "single,batch",
+        "BENCH_SIGN_ROUNDS": "5",
+        "BENCH_SIGN_CONFIRM_S": "3",
+    }
+    assert SignOptions.from_env(environ).rounds == 5
+    for bad in (["nope=1"], ["rounds"]):
+        with pytest.raises(UsageError, match="name one of: phases"):
+            apply_scenario_options("sign", bad, {})
+    with pytest.raises(UsageError, match="takes no --option"):
+        apply_scenario_options("floor", ["rounds=1"], {})
+    apply_scenario_options("floor", [], environ)  # no options: nothing to check
+
+
+def test_unknown_scenario_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sign", "-o", "nope=1", "--duration", "1"]) == 2
+    assert "name one of" in capsys.readouterr().err
