@@ -9,6 +9,7 @@ Module map::
      ├─ keys ............... key interface (PublicKey / Signer / PrivateKey), SPKI, PKCS#8, PEM,
      │                       GOST key adapters over ``signing.gost``
      ├─ international ...... ECDSA P-256/P-384 and RSA PKCS#1 v1.5 / PSS through ``cryptography``
+     ├─ prepared ........... prepare → raw sign → finish, shared by certificates, CRLs and requests
      ├─ csr ................ PKCS#10 requests: prepare → raw sign → finish; parse with verification
      ├─ x509 ............... X.509 v3: names, extensions, parsing, built-in CA issuing
      ├─ crl ................ X.509 v2 CRLs: prepare → raw sign → finish; parsing

@@ -24,6 +24,7 @@ from asn1crypto import crl as asn1_crl
 from signing.algorithms import SignatureAlgorithm, signature_algorithm_from_identifier
 from signing.errors import InvalidInputError, MalformedDataError, SigningError, UnsupportedAlgorithmError
 from signing.keys import PublicKey, bit_string_octets, load_der_or_pem, pem_encode
+from signing.prepared import Prepared
 from signing.x509 import Certificate, key_identifier
 
 __all__ = ["CRL_REASONS", "Crl", "PreparedCrl", "RevokedEntry", "crl_reason", "prepare_crl"]
@@ -82,38 +83,13 @@ def _entry(entry: RevokedEntry) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedCrl:
-    """A to-be-signed CRL waiting for its signature (prepare → raw sign → finish)."""
-
-    tbs: asn1_crl.TbsCertList
-    """The signed part, complete."""
-    signature_algorithm: SignatureAlgorithm
-    """The CA key's algorithm; its digest is :attr:`digest`."""
-    issuer_public_key: PublicKey
-    """Used by :meth:`finish` to check the signature before the CRL leaves."""
-
-    @property
-    def tbs_der(self) -> bytes:
-        """DER of the signed part."""
-        return bytes(self.tbs.dump())
-
-    @property
-    def digest(self) -> bytes:
-        """The digest to sign."""
-        return self.signature_algorithm.digest.hash(self.tbs_der)
+class PreparedCrl(Prepared[asn1_crl.TbsCertList]):
+    """A to-be-signed CRL waiting for the CA's signature (``verification_key``: the CA's public key)."""
 
     def finish(self, signature: bytes) -> Crl:
         """Check ``signature`` with the CA's public key and assemble the CRL (``InvalidSignatureError``
         when it does not verify: a faulty HSM or the wrong key never yields a CRL nobody can check)."""
-        self.issuer_public_key.verify_digest(self.digest, signature, self.signature_algorithm)
-        signed = asn1_crl.CertificateList(
-            {
-                "tbs_cert_list": self.tbs,
-                "signature_algorithm": self.signature_algorithm.algorithm_identifier(),
-                "signature": signature,
-            }
-        )
-        return Crl.load(bytes(signed.dump()))
+        return Crl.load(self.signed_der(asn1_crl.CertificateList, signature))
 
 
 def prepare_crl(

@@ -21,6 +21,7 @@ from asn1crypto import x509 as asn1_x509
 from signing.algorithms import SignatureAlgorithm, signature_algorithm_from_identifier
 from signing.errors import InvalidInputError, MalformedDataError, SigningError, UnsupportedAlgorithmError
 from signing.keys import PublicKey, Signer, bit_string_octets, load_der_or_pem, load_public_key, pem_encode
+from signing.prepared import Prepared
 from signing.x509 import NameSpec, build_name, extended_key_usage, key_usage, subject_alt_name
 
 __all__ = ["CertificationRequest", "PreparedRequest", "build_request", "prepare_request"]
@@ -154,37 +155,13 @@ class CertificationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedRequest:
-    """A request waiting for the requester's signature over :attr:`digest`."""
-
-    info: asn1_csr.CertificationRequestInfo
-    """The signed part, complete."""
-    signature_algorithm: SignatureAlgorithm
-    """The algorithm the requester signs with."""
-    public_key: PublicKey
-    """The requester's public key; :meth:`finish` checks the signature with it."""
-
-    @property
-    def info_der(self) -> bytes:
-        """DER of the signed part."""
-        return bytes(self.info.dump())
-
-    @property
-    def digest(self) -> bytes:
-        """The digest to sign."""
-        return self.signature_algorithm.digest.hash(self.info_der)
+class PreparedRequest(Prepared[asn1_csr.CertificationRequestInfo]):
+    """A request waiting for the requester's signature over :attr:`digest` (``verification_key``: the
+    requester's public key)."""
 
     def finish(self, signature: bytes) -> CertificationRequest:
         """Check ``signature`` and assemble the request (``InvalidSignatureError`` if it is wrong)."""
-        self.public_key.verify_digest(self.digest, signature, self.signature_algorithm)
-        request = asn1_csr.CertificationRequest(
-            {
-                "certification_request_info": self.info,
-                "signature_algorithm": self.signature_algorithm.algorithm_identifier(),
-                "signature": signature,
-            }
-        )
-        der = bytes(request.dump())
+        der = self.signed_der(asn1_csr.CertificationRequest, signature)
         return CertificationRequest(asn1_csr.CertificationRequest.load(der), der)
 
 

@@ -31,6 +31,7 @@ from signing.errors import (
     UnsupportedAlgorithmError,
 )
 from signing.keys import PublicKey, Signer, bit_string_octets, load_der_or_pem, load_public_key, pem_encode
+from signing.prepared import Prepared
 
 __all__ = [
     "CA_PROFILE",
@@ -415,25 +416,8 @@ def _time(value: dt.datetime) -> dict[str, dt.datetime]:
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedCertificate:
-    """A to-be-signed certificate waiting for its signature (prepare → raw sign → finish)."""
-
-    tbs: asn1_x509.TbsCertificate
-    """The signed part, complete."""
-    signature_algorithm: SignatureAlgorithm
-    """The issuer's algorithm; its digest is :attr:`digest`."""
-    issuer_public_key: PublicKey
-    """Used by :meth:`finish` to check the signature before anything leaves."""
-
-    @property
-    def tbs_der(self) -> bytes:
-        """DER of the signed part."""
-        return bytes(self.tbs.dump())
-
-    @property
-    def digest(self) -> bytes:
-        """The digest to sign."""
-        return self.signature_algorithm.digest.hash(self.tbs_der)
+class PreparedCertificate(Prepared[asn1_x509.TbsCertificate]):
+    """A to-be-signed certificate waiting for the issuer's signature (``verification_key``: the issuer's)."""
 
     def finish(self, signature: bytes) -> Certificate:
         """Check ``signature`` with the issuer's public key and assemble the certificate.
@@ -441,15 +425,7 @@ class PreparedCertificate:
         A wrong signature (a faulty HSM, a wrong key) raises ``InvalidSignatureError`` rather than
         producing a certificate that nobody can verify.
         """
-        self.issuer_public_key.verify_digest(self.digest, signature, self.signature_algorithm)
-        certificate = asn1_x509.Certificate(
-            {
-                "tbs_certificate": self.tbs,
-                "signature_algorithm": self.signature_algorithm.algorithm_identifier(),
-                "signature_value": signature,
-            }
-        )
-        der = bytes(certificate.dump())
+        der = self.signed_der(asn1_x509.Certificate, signature)
         return Certificate(asn1_x509.Certificate.load(der), der)
 
 

@@ -71,7 +71,7 @@ def _check_openssl_request(der: bytes, key_spki: bytes) -> CertificationRequest:
         extended_key_usages=["client_auth", "email_protection"],
         subject_alt_names=[("rfc822_name", "ivanov@example.ru")],
     )
-    assert prepared.info_der == request.info_der
+    assert prepared.tbs_der == request.info_der
     return request
 
 
