@@ -10,32 +10,16 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from signing.cms import load_signed_data
-from tests.e2e.test_walkthrough import klyuch
+from tests.e2e.support import confirming_device, klyuch, server, wait_finished  # noqa: F401 - fixture
 from tests.edge.test_serve import Server, home  # noqa: F401 - the fixture is used by name
 
 PASSWORD = "S3cret-passw0rd!"
 DOCUMENT = "Договор № 7: Алиса и Боб\n".encode()
-
-
-@pytest.fixture
-def server(home: Path) -> Iterator[Server]:  # noqa: F811
-    started = Server(home)
-    try:
-        started.wait_ready()
-        yield started
-    finally:
-        if started.process.poll() is None:
-            started.stop()
 
 
 def _user(api_url: str, name: str, env: dict[str, str]) -> httpx.Client:
@@ -78,26 +62,14 @@ def test_bob_cosigns_alices_cms_on_his_device(server: Server, home: Path, tmp_pa
     alices_cms = signed.json()["items"][0]["signature"]
 
     bob = _user(api_url, "bob", env)
-    enrolment = bob.post("/devices", json={"name": "phone"}).json()["enrolment"]
-    state = tmp_path / "device.json"
-    klyuch("device", "--state", str(state), "enroll", "--qr-payload", enrolment["payload"], env=env)
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "edge", "device", "--state", str(state), "listen", "--auto", "confirm"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with confirming_device(bob, env, tmp_path / "device.json"):
         created = bob.post(
             "/operations",
             json={"format": "cades-bes", "items": [{"name": "contract.txt", "signature": alices_cms}]},
         )
         assert created.status_code == 202, created.text
         assert created.json()["items"][0]["input"] == "signature"
-        operation = _wait_finished(bob, created.json()["id"])
-    finally:
-        listener.terminate()
-        listener.communicate(timeout=10)
+        operation = wait_finished(bob, created.json()["id"])
     assert operation["state"] == "completed", operation
     cosigned = base64.b64decode(operation["items"][0]["signature"])
     assert len(load_signed_data(cosigned).signer_infos) == 2
@@ -119,13 +91,3 @@ def test_bob_cosigns_alices_cms_on_his_device(server: Server, home: Path, tmp_pa
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _wait_finished(api: httpx.Client, operation_id: str, timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        operation: dict[str, Any] = api.get(f"/operations/{operation_id}").json()
-        if operation["state"] not in ("created", "awaiting_confirmation", "confirmed", "executing"):
-            return operation
-        time.sleep(0.2)
-    raise AssertionError(f"operation {operation_id} did not finish in {timeout} s")

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_walkthrough import PASSWORD, klyuch
+from tests.e2e.support import klyuch
+from tests.e2e.test_walkthrough import PASSWORD
 from tests.edge.test_serve import Server, home  # noqa: F401 - the fixture is used by name
 
 CONNECTIONS = 16

@@ -8,43 +8,16 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
+from tests.e2e.support import confirming_device, klyuch, server, wait_finished  # noqa: F401 - fixture
 from tests.edge.test_serve import Server, home  # noqa: F401 - the fixture is used by name
 
 PASSWORD = "S3cret-passw0rd!"
 DOCUMENT = b"Hello, Klyuch: a document to sign\n"
-
-
-def klyuch(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``klyuch ARGS`` (as ``python -m edge``) and fail the test with its output if it fails."""
-    done = subprocess.run(
-        [sys.executable, "-m", "edge", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
-
-
-@pytest.fixture
-def server(home: Path) -> Iterator[Server]:  # noqa: F811
-    started = Server(home)
-    try:
-        started.wait_ready()
-        yield started
-    finally:
-        if started.process.poll() is None:
-            started.stop()
 
 
 def test_sign_with_device_confirmation_as_the_readme_says(server: Server, home: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -69,16 +42,7 @@ def test_sign_with_device_confirmation_as_the_readme_says(server: Server, home: 
     key = api.post("/keys", json={"algorithm": "gost3410_2012_256"}).json()
     assert api.post(f"/keys/{key['id']}/certificate", json={}).status_code == 201
 
-    enrolment = api.post("/devices", json={"name": "phone"}).json()["enrolment"]
-    state = tmp_path / "device.json"
-    klyuch("device", "--state", str(state), "enroll", "--qr-payload", enrolment["payload"], env=env)
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "edge", "device", "--state", str(state), "listen", "--auto", "confirm"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with confirming_device(api, env, tmp_path / "device.json") as device:
         time.sleep(1.0)  # let the device connect; an operation made earlier is pushed on connect anyway
         created = api.post(
             "/operations",
@@ -90,12 +54,9 @@ def test_sign_with_device_confirmation_as_the_readme_says(server: Server, home: 
             },
         )
         assert created.status_code == 202, created.text
-        operation = _wait_finished(api, created.json()["id"])
-    finally:
-        listener.terminate()
-        output, _ = listener.communicate(timeout=10)
+        operation = wait_finished(api, created.json()["id"])
     assert operation["state"] == "completed", operation
-    assert any(json.loads(line).get("event") == "operation" for line in output.splitlines() if line)
+    assert any(json.loads(line).get("event") == "operation" for line in device.output.splitlines() if line)
 
     signature = base64.b64decode(operation["items"][0]["signature"])
     (tmp_path / "doc.txt").write_bytes(DOCUMENT)
@@ -116,13 +77,3 @@ def test_sign_with_device_confirmation_as_the_readme_says(server: Server, home: 
         },
     ).json()
     assert report["indication"] == "TOTAL_PASSED", report
-
-
-def _wait_finished(api: httpx.Client, operation_id: str, timeout: float = 20.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        operation: dict[str, object] = api.get(f"/operations/{operation_id}").json()
-        if operation["state"] not in ("created", "awaiting_confirmation", "confirmed", "executing"):
-            return operation
-        time.sleep(0.2)
-    raise AssertionError(f"operation {operation_id} did not finish in {timeout} s")
