@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from actors.identity.passwords import PasswordHasher
 from actors.identity.server_secret import Sealer, load_server_secret
 from actors.identity.state_cache import TokenStateCache
-from actors.identity.throttle import LoginThrottle
+from actors.identity.throttle import LoginThrottle, limits_of
 from actors.identity.tokens import AccessTokenCodec
 from config.settings import SecuritySettings, Settings
 from storage import Database
@@ -54,14 +54,7 @@ class Identity:
             hasher=PasswordHasher(security),
             codec=AccessTokenCodec(secret, security, clock=clock),
             sealer=Sealer(secret),
-            throttle=LoginThrottle(
-                window_s=security.login_failure_window_s,
-                limits={
-                    "user": security.login_max_failures_per_username,
-                    "client": security.login_max_failures_per_username,
-                    "addr": security.login_max_failures_per_address,
-                },
-            ),
+            throttle=LoginThrottle(window_s=security.login_failure_window_s, limits=limits_of(security)),
             state_cache=TokenStateCache(security.token_state_cache_s),
             clock=clock,
         )
