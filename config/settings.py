@@ -216,7 +216,7 @@ class SecuritySettings(Section):
     login_max_failures_per_address: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     """Failed logins (and client authentications) from one client address within the window before 429."""
     login_failure_window_s: PositiveSeconds = 300.0
-    """Sliding window of the failed-login counters (kept in memory per worker process)."""
+    """Sliding window of the failed-login counters (in PostgreSQL, shared by every worker and node)."""
 
     @model_validator(mode="after")
     def _coherent(self) -> SecuritySettings:

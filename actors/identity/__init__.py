@@ -12,7 +12,7 @@ Modules:
   revocation    RFC 7009 revocation of access and refresh tokens; logout of every session
   accounts      create/read/list/change accounts with the rules of who may do what
   clients       OAuth2 clients: creation (secrets shown once), authentication, callback secrets
-  throttle      failed-login counters per username, address and client (in memory, per process)
+  throttle      failed-login counters per username, address and client (PostgreSQL, every worker)
   state_cache   per-process cache of per-token database checks, cleared everywhere through NOTIFY
   audit         ``audit(event, **fields)``: the one exit of security events
 

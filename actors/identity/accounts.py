@@ -220,11 +220,11 @@ async def _check_new_password(
         raise PasswordPolicyError("changing your own password needs current_password")
     # A stolen access token must not become a password oracle: count failures like logins.
     keys = [user_key(target.username)]
-    wait = identity.throttle.retry_after(keys)
+    wait = await identity.throttle.retry_after(keys)
     if wait is not None:
         raise TooManyAttemptsError("too many wrong passwords; try again later", retry_after_s=wait)
     if not await identity.hasher.verify(target.password_hash, current):
-        identity.throttle.record_failure(keys)
+        await identity.throttle.record_failure(keys)
         audit("audit_password_change_failed", user_id=str(target.id), reason="bad_current_password")
         raise PermissionDeniedError("current_password is wrong")
 

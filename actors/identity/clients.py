@@ -99,7 +99,7 @@ async def authenticate_client(
 ) -> repo.ClientRow:
     """The client these credentials prove, or ``InvalidClientError`` (rate-limited like logins)."""
     keys = [client_key(credentials.client_id), address_key(address)]
-    wait = identity.throttle.retry_after(keys)
+    wait = await identity.throttle.retry_after(keys)
     if wait is not None:
         audit("audit_client_auth_throttled", client_id=credentials.client_id, address=address)
         raise TooManyAttemptsError("too many failed client authentications", retry_after_s=wait)
@@ -109,7 +109,7 @@ async def authenticate_client(
     expected = row.secret_hash if row is not None else bytes(len(presented))
     matches = hmac.compare_digest(presented, expected)
     if row is None or credentials.client_secret is None or not matches or row.disabled:
-        identity.throttle.record_failure(keys)
+        await identity.throttle.record_failure(keys)
         reason = "disabled" if row is not None and matches and row.disabled else "bad_credentials"
         audit("audit_client_auth_failed", client_id=credentials.client_id, address=address, reason=reason)
         raise InvalidClientError("client authentication failed")

@@ -60,7 +60,7 @@ async def password_grant(
     """Log a user in with a password."""
     client_id = (await authenticate_client(identity, client, address=address)).client_id if client else None
     keys = [user_key(username), address_key(address)]
-    wait = identity.throttle.retry_after(keys)
+    wait = await identity.throttle.retry_after(keys)
     if wait is not None:
         audit("audit_login_throttled", username=username, address=address, client_id=client_id)
         raise TooManyAttemptsError("too many failed logins; try again later", retry_after_s=wait)
@@ -71,7 +71,7 @@ async def password_grant(
     else:
         matches = await identity.hasher.verify(user.password_hash, password)
     if user is None or not matches:
-        identity.throttle.record_failure(keys)
+        await identity.throttle.record_failure(keys)
         # An unknown "username" is often a password typed into the wrong field: never log it.
         audit(
             "audit_login_failed",
@@ -88,7 +88,7 @@ async def password_grant(
             "audit_login_failed", username=username, address=address, client_id=client_id, reason="disabled"
         )
         raise InvalidGrantError("the account is disabled")
-    identity.throttle.clear(user_key(username))
+    await identity.throttle.clear(user_key(username))
     await _rehash_if_needed(identity, user, password)
     grant = await _open_password_session(identity, user, client_id)
     audit(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from actors.identity.passwords import PasswordHasher
 from actors.identity.server_secret import Sealer, load_server_secret
 from actors.identity.state_cache import TokenStateCache
-from actors.identity.throttle import LoginThrottle, limits_of
+from actors.identity.throttle import SharedLoginThrottle
 from actors.identity.tokens import AccessTokenCodec
 from config.settings import SecuritySettings, Settings
 from storage import Database
@@ -34,8 +34,8 @@ class Identity:
     """Issues and verifies access tokens."""
     sealer: Sealer
     """Seals callback secrets at rest."""
-    throttle: LoginThrottle
-    """Failed-login counters (per process)."""
+    throttle: SharedLoginThrottle
+    """Failed-login counters (in PostgreSQL, shared by every worker)."""
     state_cache: TokenStateCache
     """Cache of per-token database checks (used only while ``keep_cache_coherent`` listens)."""
     clock: Callable[[], float] = time.time
@@ -54,7 +54,7 @@ class Identity:
             hasher=PasswordHasher(security),
             codec=AccessTokenCodec(secret, security, clock=clock),
             sealer=Sealer(secret),
-            throttle=LoginThrottle(window_s=security.login_failure_window_s, limits=limits_of(security)),
+            throttle=SharedLoginThrottle.for_settings(security, db, server_secret=secret, clock=clock),
             state_cache=TokenStateCache(security.token_state_cache_s),
             clock=clock,
         )

@@ -8,7 +8,6 @@ from typing import Any
 
 import structlog
 
-from actors.identity.throttle import LoginThrottle
 from config.settings import Settings
 from tests.identity.conftest import PASSWORD, Accounts, Api, security_settings
 
@@ -57,28 +56,48 @@ async def test_client_secret_guessing_is_limited(
     assert right.status_code == 429
 
 
-def test_throttle_window_slides() -> None:
-    now = [1000.0]
-    throttle = LoginThrottle(window_s=60, limits={"user": 2, "addr": 5}, clock=lambda: now[0])
-    keys = ["user:alice", "addr:10.0.0.1"]
-    throttle.record_failure(keys)
-    now[0] += 30
-    throttle.record_failure(keys)
-    assert throttle.retry_after(keys) == 30
-    now[0] += 30
-    assert throttle.retry_after(keys) is None  # the first failure left the window
-    throttle.record_failure(keys)
-    assert throttle.retry_after(["user:alice"]) == 30
-    throttle.clear("user:alice")
-    assert throttle.retry_after(keys) is None
+async def test_limits_are_shared_by_two_workers_and_refusals_are_audited(
+    start_api: Callable[[Settings], Any], settings: Settings, people: Accounts, new_client: Callable[..., Any]
+) -> None:
+    limited = security_settings(settings, login_max_failures_per_username=3)
+    first: Api = await start_api(limited)
+    second: Api = await start_api(limited)  # another app on the same database: another worker
+    for api in (first, second, first):
+        wrong = await api.token(grant_type="password", username="alice", password="wrong password")
+        assert wrong.status_code == 400
+    with structlog.testing.capture_logs() as events:
+        locked = await second.token(grant_type="password", username="alice", password=PASSWORD)
+    assert locked.status_code == 429
+    throttled = [event for event in events if event["event"] == "audit_login_throttled"]
+    assert throttled == [
+        {
+            "event": "audit_login_throttled",
+            "log_level": "info",
+            "username": "alice",
+            "address": "127.0.0.1",
+            "client_id": None,
+        }
+    ]
+    issued = await new_client()
+    for api in (second, first, second):
+        guess = await api.token(
+            grant_type="client_credentials", client_id=issued.client.client_id, client_secret="guess"
+        )
+        assert guess.status_code == 401
+    right = await first.token(
+        grant_type="client_credentials", client_id=issued.client.client_id, client_secret=issued.client_secret
+    )
+    assert right.status_code == 429
 
 
-def test_throttle_memory_is_bounded() -> None:
-    throttle = LoginThrottle(window_s=60, limits={"addr": 1}, max_keys=100, clock=lambda: 0.0)
-    for number in range(1000):
-        throttle.record_failure([f"addr:{number}"])
-    assert throttle.retry_after(["addr:999"]) == 60
-    assert throttle.retry_after(["addr:0"]) is None  # evicted, oldest first
+async def test_a_success_clears_the_username_counter(
+    start_api: Callable[[Settings], Any], settings: Settings, people: Accounts
+) -> None:
+    api: Api = await start_api(security_settings(settings, login_max_failures_per_username=2))
+    await api.token(grant_type="password", username="alice", password="wrong password")
+    await api.login("alice")
+    await api.token(grant_type="password", username="alice", password="wrong password")
+    await api.login("alice")  # one failure since the success: under the limit of 2
 
 
 async def test_logins_and_revocations_are_audited_without_secrets(
