@@ -37,7 +37,7 @@ from actors.hsmpool import Balancer, open_hsm_pool
 from actors.identity.server_secret import Sealer, load_server_secret
 from actors.keys.anchors import import_trust_anchor_files
 from actors.keys.service import KeyService
-from actors.keys.settings import crl_distribution_urls
+from actors.keys.settings import crl_distribution_urls, ocsp_urls
 from actors.operations import OperationsOptions, OperationsService, open_operations
 from actors.operations.material import MaterialCache
 from actors.runtime import ActorSystem
@@ -123,7 +123,12 @@ async def run_services(
         nursery.start_soon(materials.keep_coherent, db)
         await import_trust_anchor_files(db, settings.ca.trust_anchor_files)
         keys = KeyService(
-            db, hsm, settings.ca, on_change=materials.forget, crl_urls=crl_distribution_urls(settings)
+            db,
+            hsm,
+            settings.ca,
+            on_change=materials.forget,
+            crl_urls=crl_distribution_urls(settings),
+            ocsp_urls=ocsp_urls(settings),
         )
         services = Services(
             settings=settings,

@@ -70,11 +70,19 @@ class BuiltinCa:
     """The built-in CA of one worker process: created at first use, then cached."""
 
     def __init__(
-        self, db: Database, hsm: Balancer, settings: CaSettings, *, crl_urls: tuple[str, ...] = ()
+        self,
+        db: Database,
+        hsm: Balancer,
+        settings: CaSettings,
+        *,
+        crl_urls: tuple[str, ...] = (),
+        ocsp_urls: tuple[str, ...] = (),
     ) -> None:
-        """``crl_urls``: the CRL distribution points written into issued certificates."""
+        """``crl_urls``: the CRL distribution points written into issued certificates; ``ocsp_urls``:
+        the OCSP responders written into their authorityInfoAccess."""
         self._db = db
         self._crl_urls = crl_urls
+        self._ocsp_urls = ocsp_urls
         self._hsm = hsm
         self._settings = settings
         self._loaded: LoadedCa | None = None
@@ -96,7 +104,7 @@ class BuiltinCa:
                 row = await self._db.run_readonly(repo.active_ca)
                 if row is None:
                     row = await self._create()
-                self._loaded = _load(row, self._crl_urls)
+                self._loaded = _load(row, self._crl_urls, self._ocsp_urls)
         return self._loaded
 
     async def crl(self) -> Crl:
@@ -194,7 +202,7 @@ class BuiltinCa:
         return prepared.finish(signature)
 
 
-def _load(row: repo.CaRow, crl_urls: tuple[str, ...]) -> LoadedCa:
+def _load(row: repo.CaRow, crl_urls: tuple[str, ...], ocsp_urls: tuple[str, ...]) -> LoadedCa:
     certificate = Certificate.load(row.certificate_der)
     algorithm = signature_algorithm_of(row.algorithm)
     signer = PublicHalf(certificate.spki, algorithm)
@@ -203,5 +211,5 @@ def _load(row: repo.CaRow, crl_urls: tuple[str, ...]) -> LoadedCa:
         certificate=certificate,
         key=hsm_key(row.hsm_domain, row.hsm_key_id, row.wrapped_blob),
         signature_algorithm=algorithm,
-        authority=CertificateAuthority(certificate, signer, crl_urls=crl_urls),
+        authority=CertificateAuthority(certificate, signer, crl_urls=crl_urls, ocsp_urls=ocsp_urls),
     )

@@ -74,12 +74,14 @@ class KeyService:
         *,
         on_change: Callable[[], None] | None = None,
         crl_urls: tuple[str, ...] = (),
+        ocsp_urls: tuple[str, ...] = (),
     ) -> None:
-        """``crl_urls``: CRL distribution points of issued certificates (``crl_distribution_urls``)."""
+        """``crl_urls``: CRL distribution points of issued certificates (``crl_distribution_urls``);
+        ``ocsp_urls``: their OCSP responders (``ocsp_urls``)."""
         self.db = db
         self.hsm = hsm
         self.settings = settings
-        self.ca = BuiltinCa(db, hsm, settings, crl_urls=crl_urls)
+        self.ca = BuiltinCa(db, hsm, settings, crl_urls=crl_urls, ocsp_urls=ocsp_urls)
         """The built-in CA."""
         self._on_change = on_change
 

@@ -1,6 +1,7 @@
 """``CaSettings`` (the ``ca`` section of ``config.Settings``), :func:`ca_settings` and the CRL policy.
 
 The CRL's validity is ``CaSettings.crl_validity_s`` (at least :data:`MIN_CRL_VALIDITY`).
+The OCSP responder URL of issued certificates comes from ``server.public_url`` (:func:`ocsp_urls`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = [
     "ca_settings",
     "crl_distribution_urls",
     "crl_validity",
+    "ocsp_urls",
 ]
 
 MIN_CRL_VALIDITY = dt.timedelta(seconds=60)
@@ -44,4 +46,16 @@ def crl_distribution_urls(settings: Settings) -> tuple[str, ...]:
         return (settings.ca.crl_url,)
     if settings.server.public_url is not None:
         return (settings.server.public_url.rstrip("/") + CRL_PATH,)
+    return ()
+
+
+OCSP_PATH = "/api/v1/ca/ocsp"
+"""Where ``edge.keys.ca`` answers OCSP requests."""
+
+
+def ocsp_urls(settings: Settings) -> tuple[str, ...]:
+    """The OCSP responder of issued certificates (authorityInfoAccess): the server's configured
+    public URL + :data:`OCSP_PATH`, else none (a loopback default would only mislead)."""
+    if settings.server.public_url is not None:
+        return (settings.server.public_url.rstrip("/") + OCSP_PATH,)
     return ()

@@ -5,27 +5,42 @@
 * ``GET /api/v1/ca/crl``: its current CRL (RFC 5280, signed in the HSM, cached and re-signed when a
   certificate is revoked or it ages: ``actors.keys.crl``); DER (``application/pkix-crl``, as RFC 5280
   §4.2.1.13 distribution points serve it) by default, PEM with ``?format=pem`` or
-  ``Accept: application/x-pem-file``.
+  ``Accept: application/x-pem-file``;
+* ``POST /api/v1/ca/ocsp`` (``application/ocsp-request`` in) and ``GET /api/v1/ca/ocsp/<base64
+  request>`` (RFC 6960 Appendix A; url-encoded base64): its OCSP responder (``actors.keys.ocsp``),
+  ``application/ocsp-response`` out. Every OCSP answer is HTTP 200 with an OCSPResponse, errors
+  included (``malformedRequest`` for garbage or too many CertIDs, ``tryLater`` while the server
+  starts or no HSM unit can sign), except a body over the size cap: HTTP 413, unread.
 
 The CA is created at first use, so the first call may take a moment (a key generated in an HSM unit).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import email.utils
+import urllib.parse
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 from quart_schema import tag
 
+from actors.keys.ocsp import MAX_REQUEST_BYTES, OcspResponder
 from edge.auth import public
+from edge.errors import NotReadyError
 from edge.keys.context import get_key_service
+from edge.problems import problem_response
+from signing.ocsp import error_response
 
 blueprint = Blueprint("ca", __name__, url_prefix="/api/v1")
 
 DER_TYPE = "application/pkix-cert"
 PEM_TYPE = "application/x-pem-file"
 CRL_TYPE = "application/pkix-crl"
+OCSP_RESPONSE_TYPE = "application/ocsp-response"
+OCSP_KEY = "klyuch_ocsp_responder"
+"""Where the worker's ``OcspResponder`` is kept in ``app.extensions`` (made at first use)."""
 
 
 @blueprint.get("/ca/certificate")
@@ -63,6 +78,75 @@ async def ca_crl() -> Response:
         return Response(crl.pem(), content_type=PEM_TYPE, headers=headers)
     headers["Content-Disposition"] = 'attachment; filename="klyuch-ca.crl"'
     return Response(crl.der, content_type=CRL_TYPE, headers=headers)
+
+
+@blueprint.post("/ca/ocsp")
+@public
+@tag(["certificates"])
+async def ca_ocsp_post() -> Response:
+    """OCSP over POST: the DER OCSPRequest is the body (RFC 6960 Appendix A.1)."""
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        return _too_large()
+    body = await request.get_data(as_text=False)
+    assert isinstance(body, bytes)  # as_text=False: quart's overloads do not say so
+    if len(body) > MAX_REQUEST_BYTES:  # a chunked body announces no length
+        return _too_large()
+    return await _answer(body, cache_control="no-store")
+
+
+@blueprint.get("/ca/ocsp/<path:encoded>", merge_slashes=False)
+@public
+@tag(["certificates"])
+async def ca_ocsp_get(encoded: str) -> Response:
+    """OCSP over GET: the DER OCSPRequest, base64 then url-encoded, is the last path segment(s)."""
+    der = _from_url(encoded)
+    if der is None:
+        return _ocsp_response(error_response("malformed_request"), cache_control="no-store")
+    # Revocations must be seen at once: shared caches revalidate instead of serving an old "good".
+    return await _answer(der, cache_control="no-cache")
+
+
+def _from_url(encoded: str) -> bytes | None:
+    """The request in a GET path; None when it is no base64 or too large."""
+    if len(encoded) > MAX_REQUEST_BYTES * 2:
+        return None
+    # The server already decoded %xx once; a client that encoded twice still gets through, and a
+    # '+' turned into a space by a form-style encoder is put back. URL-safe base64 is accepted too.
+    text = urllib.parse.unquote(encoded).replace(" ", "+").replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        der = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return der if len(der) <= MAX_REQUEST_BYTES else None
+
+
+async def _answer(der: bytes, *, cache_control: str) -> Response:
+    try:
+        responder = _responder()
+    except NotReadyError:
+        return _ocsp_response(error_response("try_later"), cache_control="no-store")
+    return _ocsp_response(await responder.respond(der), cache_control=cache_control)
+
+
+def _responder() -> OcspResponder:
+    keys = get_key_service()
+    held: tuple[object, OcspResponder] | None = current_app.extensions.get(OCSP_KEY)
+    if held is None or held[0] is not keys:
+        held = (keys, OcspResponder(keys.ca, keys.db, keys.hsm))
+        current_app.extensions[OCSP_KEY] = held
+    return held[1]
+
+
+def _ocsp_response(der: bytes, *, cache_control: str) -> Response:
+    return Response(
+        der, status=200, content_type=OCSP_RESPONSE_TYPE, headers={"Cache-Control": cache_control}
+    )
+
+
+def _too_large() -> Response:
+    detail = f"OCSP requests are limited to {MAX_REQUEST_BYTES} bytes"
+    return problem_response(413, "Request body too large", detail, code="too_large")
 
 
 def _http_date(when: dt.datetime) -> str:
