@@ -7,7 +7,9 @@ engine is the client and the verifier (it runs as a trio subprocess, so the serv
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import signal
 import urllib.parse
 from pathlib import Path
 
@@ -16,14 +18,14 @@ import pytest
 import structlog
 import trio
 
-from actors.keys.ocsp import MAX_CERT_IDS, MAX_REQUEST_BYTES
+from actors.keys.ocsp import MAX_CERT_IDS, MAX_REQUEST_BYTES, OcspResponder
 from actors.keys.settings import ocsp_urls
-from config.settings import ServerSettings, Settings
+from config.settings import HsmSettings, ServerSettings, Settings
 from signing.gost.params import ParamSet
 from signing.keys import GostSigningKey
 from signing.ocsp import CertStatus, OcspResponse
 from signing.x509 import Certificate, self_signed_ca
-from tests.keys.conftest import Accounts, KeysApi, StartKeysApi
+from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
 from tests.signing.test_ocsp import GOST_CONF, HOUR, NOW
 
 PUBLIC_URL = "https://klyuch.example/"
@@ -86,9 +88,11 @@ async def post(api: KeysApi, der: bytes) -> OcspResponse:
     return OcspResponse.load(response.content)
 
 
-async def setup(keys_api: StartKeysApi, tmp_path: Path) -> tuple[KeysApi, Ocsp, Certificate, dict[str, str]]:
+async def setup(
+    keys_api: StartKeysApi, tmp_path: Path, hsm: HsmSettings | None = None
+) -> tuple[KeysApi, Ocsp, Certificate, dict[str, str]]:
     """A served app, the openssl client with ca.pem, and alice's certificate (alice.pem)."""
-    api = await keys_api()
+    api = await keys_api(hsm=hsm)
     ocsp = Ocsp(api, tmp_path)
     ca = Certificate.load((await api.client.get("/api/v1/ca/certificate")).content)
     ocsp.write("ca.pem", ca.pem())
@@ -147,6 +151,8 @@ async def test_openssl_sees_good_then_revoked_and_the_cache_never_hides_it(
         got = OcspResponse.load(response.content)
         assert got.answers == after.answers
     got.verify_signature(ca.public_key())
+    document = (await api.client.get("/openapi.json")).json()
+    assert not document["paths"]["/api/v1/ca/ocsp"]["post"].get("security")
 
 
 async def test_unknown_other_issuer_garbage_and_limits(
@@ -195,6 +201,54 @@ async def test_unknown_other_issuer_garbage_and_limits(
     answer = OcspResponse.load(response.content)
     assert answer.nonce is not None
     assert answer.nonce in with_nonce
+
+
+async def test_an_hsm_outage_answers_try_later_or_a_still_valid_signed_answer(
+    keys_api: StartKeysApi, people: Accounts, tmp_path: Path
+) -> None:
+    quick = HsmSettings(
+        **{**FAST_HSM, "call_timeout_s": 1.0, "health_interval_s": 0.2, "health_timeout_s": 0.5}
+    )
+    api, ocsp, _, _ = await setup(keys_api, tmp_path, hsm=quick)
+    keys = api.services.keys
+    # A responder of its own with a cache that expires at once: the outage path, not the cache, answers.
+    responder = OcspResponder(keys.ca, keys.db, keys.hsm, cache_s=0.01)
+    plain = await ocsp.request_der("-issuer", "ca.pem", "-cert", "alice.pem", "-no_nonce")
+    with_nonce = await ocsp.request_der("-issuer", "ca.pem", "-cert", "alice.pem")
+    # Identical concurrent questions wait for one signature.
+    shared = OcspResponder(keys.ca, keys.db, keys.hsm)
+    answers: list[bytes] = []
+
+    async def ask() -> None:
+        answers.append(await shared.respond(plain))
+
+    with structlog.testing.capture_logs() as events:
+        async with trio.open_nursery() as nursery:
+            for _ in range(5):
+                nursery.start_soon(ask)
+    assert len(set(answers)) == 1
+    assert [event["event"] for event in events].count("audit_ocsp_answered") == 1
+
+    first = await responder.respond(plain)
+    assert OcspResponse.load(first).status == "successful"
+    await trio.sleep(0.05)
+    pids = [unit.pid for unit in keys.hsm.units()]
+    assert all(pid is not None for pid in pids)
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]  # checked above
+        with structlog.testing.capture_logs() as events:
+            again = await responder.respond(plain)
+            nonced = await post(api, with_nonce)
+        assert again == first  # same statuses, before its nextUpdate: still a true answer
+        assert any(event["event"] == "ocsp_resign_deferred" for event in events)
+        assert nonced.status == "try_later"  # a nonce cannot be echoed without a new signature
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # the pool may have replaced a hung unit
+                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
+    await keys.hsm.wait_ready(units=len(pids), timeout=20)
+    assert (await post(api, with_nonce)).status == "successful"
 
 
 def test_ocsp_urls_follow_the_configured_public_url(settings: Settings) -> None:
