@@ -405,7 +405,7 @@ class OcspResponse:
             status = single["cert_status"]
             if status.name == "revoked":
                 info = status.chosen
-                reason = info["revocation_reason"].native if info["revocation_reason"].native else None
+                reason = info["revocation_reason"].native  # None when absent
                 found.append((serial, CertStatus.revoked(info["revocation_time"].native, reason)))
             else:
                 found.append((serial, CertStatus(status.name)))
