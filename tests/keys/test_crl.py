@@ -15,6 +15,7 @@ from actors.keys.settings import CaSettings, crl_distribution_urls
 from config.settings import HsmSettings, ServerSettings, Settings
 from signing.crl import Crl
 from signing.x509 import Certificate
+from storage import Connection, Database
 from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
 from tests.oracle import OpenSSL
 
@@ -183,3 +184,48 @@ def test_crl_distribution_urls_follow_the_configured_public_url(settings: Settin
     assert crl_distribution_urls(public) == ("https://sign.example.test/api/v1/ca/crl",)
     explicit = public.model_copy(update={"ca": CaSettings(crl_url="http://pki.example.test/x.crl")})
     assert crl_distribution_urls(explicit) == ("http://pki.example.test/x.crl",)
+
+
+async def test_a_stored_crl_past_its_refresh_point_is_signed_again(
+    keys_api: StartKeysApi, people: Accounts, db: Database
+) -> None:
+    """The refresh point (3/4 of the validity) is stored with the CRL and judged by the database clock."""
+    api = await keys_api(ca=CaSettings(crl_validity_s=7200))
+    first = await fetch_crl(api)
+    assert (await fetch_crl(api)).der == first.der
+    # Age the stored CRL by 6000 s of its 7200 s (past 3/4, before nextUpdate): its times are columns.
+    await db.run(_age_stored_crls)
+    with structlog.testing.capture_logs() as events:
+        second = await fetch_crl(api)
+    assert second.number is not None
+    assert first.number is not None
+    assert second.number > first.number
+    assert [event["crl_number"] for event in events if event["event"] == "audit_crl_issued"] == [
+        second.number
+    ]
+
+
+async def _age_stored_crls(conn: Connection) -> None:
+    await conn.execute(
+        """UPDATE ca_crls SET this_update = this_update - interval '6000 s',
+                  next_update = next_update - interval '6000 s',
+                  refresh_at = refresh_at - interval '6000 s'"""
+    )
+
+
+async def test_a_shorter_configured_validity_takes_effect_at_once_without_ping_pong(
+    keys_api: StartKeysApi, people: Accounts
+) -> None:
+    """A worker configured for a shorter validity re-signs a longer-lived stored CRL; a worker allowing
+    longer serves the shorter one (two configurations during a rolling change never alternate)."""
+    long_lived = await keys_api(ca=CaSettings(crl_validity_s=7200))
+    first = await fetch_crl(long_lived)
+    short_lived = await keys_api(ca=CaSettings(crl_validity_s=3600))
+    second = await fetch_crl(short_lived)
+    assert second.number is not None
+    assert first.number is not None
+    assert second.number > first.number
+    assert second.next_update is not None
+    assert second.next_update - second.this_update == dt.timedelta(seconds=3600)
+    assert (await fetch_crl(long_lived)).der == second.der
+    assert (await fetch_crl(short_lived)).der == second.der
