@@ -330,6 +330,18 @@ class CaSettings(Section):
     crl_validity_s: Annotated[float, Field(ge=60, le=366 * 86_400)] = 86_400.0
     """Validity of the built-in CA's CRL (nextUpdate − thisUpdate); it is signed again after three
     quarters of it, or at once when something is revoked."""
+    ocsp_url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] | None = None
+    """OCSP responder named in issued certificates (authority information access); unset:
+    ``server.public_url`` + ``/api/v1/ca/ocsp`` when ``server.public_url`` is set, else none."""
+    ocsp_cache_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    """How long a signed answer to a request without a nonce is reused (only while the statuses it
+    states are unchanged); 0 signs every answer."""
+    ocsp_validity_s: Annotated[float, Field(ge=60, le=7 * 86_400)] = 3600.0
+    """nextUpdate − thisUpdate of OCSP answers (longer than ``ocsp_cache_s``)."""
+    ocsp_max_cert_ids: Annotated[int, Field(ge=1, le=1000)] = 20
+    """Most certificates one OCSP request may ask about (each costs a lookup; more is malformedRequest)."""
+    ocsp_max_request_bytes: Annotated[int, Field(ge=256, le=1 << 20)] = 16_384
+    """Largest OCSP request (POST body, or decoded GET path) accepted; a larger body is a 413."""
     trust_anchor_files: tuple[Path, ...] = ()
     """PEM or DER files of external CA certificates that uploaded certificates must chain to; each is
     added to the database's trust anchors at start. None: uploads are accepted with a warning."""
@@ -342,6 +354,8 @@ class CaSettings(Section):
             raise ValueError("certificate_validity_days must not exceed ca_validity_days")
         if not self.subject:
             raise ValueError("the CA subject needs at least one attribute")
+        if self.ocsp_validity_s <= self.ocsp_cache_s:
+            raise ValueError("ocsp_validity_s must exceed ocsp_cache_s (a reused answer must still be valid)")
         return self
 
 

@@ -13,6 +13,7 @@ Module map::
      ├─ csr ................ PKCS#10 requests: prepare → raw sign → finish; parse with verification
      ├─ x509 ............... X.509 v3: names, extensions, parsing, built-in CA issuing
      ├─ crl ................ X.509 v2 CRLs: prepare → raw sign → finish; parsing
+     ├─ ocsp ............... OCSP (RFC 6960) requests and responses: parse, prepare → raw sign → finish
      ├─ chain .............. certificate path building and validation to trust anchors
      ├─ cms ................ CMS / CAdES-BES and raw signatures, verification into one report
      │   └─ report, validation, identifiers, attributes, container, cades, verify, raw

@@ -11,8 +11,11 @@ Modules:
   subject    certificate subjects: Russian attributes from a request, or from the user's profile
   ca         ``BuiltinCa``: the CA key generated in an HSM unit at first use, its self-signed
              certificate, issuing
-  crl        ``CrlPublisher``: the built-in CA's CRL, cached per worker and signed again when a
-             revocation changes it or it ages; ``revocation_records`` for verification
+  crl        ``CrlPublisher``: the built-in CA's CRL, stored in PostgreSQL and served by every worker;
+             one worker signs the next under a claim when a revocation changes it or it ages;
+             ``revocation_records`` for verification
+  ocsp       ``OcspResponder``: the built-in CA's OCSP answers (RFC 6960), live statuses, signed in the
+             HSM, reused briefly while the statuses are unchanged
   service    ``KeyService``: create keys, CSRs, issue, upload, list, defaults, revocation (with audit)
 
 Storage lives in ``storage.repos.keys``; HTTP in ``edge.keys``.

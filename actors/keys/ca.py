@@ -25,6 +25,7 @@ from actors.identity.audit import audit
 from actors.keys.crl import CrlPublisher
 from actors.keys.errors import KeysError, KeyStoreUnavailableError
 from actors.keys.hsmkeys import KeySpec, PublicHalf, hsm_key, sign_prepared, signature_algorithm_of, spki_of
+from actors.keys.ocsp import OcspResponder
 from actors.keys.settings import CaSettings
 from actors.keys.subject import display_name
 from signing.algorithms import SignatureAlgorithm
@@ -88,6 +89,15 @@ class BuiltinCa:
         self._loaded: LoadedCa | None = None
         self._lock = trio.Lock()
         self.crl_publisher = CrlPublisher(self, db, hsm, settings)
+        self.ocsp = OcspResponder(
+            self,
+            db,
+            hsm,
+            cache_s=settings.ocsp_cache_s,
+            validity=dt.timedelta(seconds=settings.ocsp_validity_s),
+            max_cert_ids=settings.ocsp_max_cert_ids,
+        )
+        """The CA's OCSP responder (``actors.keys.ocsp``)."""
         """The CA's CRL, cached and re-signed on change (``actors.keys.crl``)."""
 
     @property

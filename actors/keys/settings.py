@@ -54,8 +54,11 @@ OCSP_PATH = "/api/v1/ca/ocsp"
 
 
 def ocsp_urls(settings: Settings) -> tuple[str, ...]:
-    """The OCSP responder of issued certificates (authorityInfoAccess): the server's configured
-    public URL + :data:`OCSP_PATH`, else none (a loopback default would only mislead)."""
+    """The OCSP responder of issued certificates (authorityInfoAccess): ``ca.ocsp_url``, else the
+    server's configured public URL + :data:`OCSP_PATH`, else none (a loopback default would only
+    mislead)."""
+    if settings.ca.ocsp_url is not None:
+        return (settings.ca.ocsp_url,)
     if settings.server.public_url is not None:
         return (settings.server.public_url.rstrip("/") + OCSP_PATH,)
     return ()

@@ -3,7 +3,8 @@
 Modules:
   rest      ``/api/v1/keys`` and ``/api/v1/certificates``: create, list, CSR, issue, upload, defaults,
             revocation
-  ca        ``GET /api/v1/ca/certificate`` (public): the built-in CA's certificate, PEM or DER
+  ca        the built-in CA's public documents: ``GET /api/v1/ca/certificate`` (PEM or DER),
+            ``GET /api/v1/ca/crl`` (its CRL) and ``/api/v1/ca/ocsp`` (its OCSP responder, POST and GET)
   models    the JSON shapes (pydantic → OpenAPI)
   context   ``get_key_service()``: the worker's ``KeyService`` (``Services.keys``)
 

@@ -23,10 +23,9 @@ import datetime as dt
 import email.utils
 import urllib.parse
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, request
 from quart_schema import tag
 
-from actors.keys.ocsp import MAX_REQUEST_BYTES, OcspResponder
 from edge.auth import public
 from edge.errors import NotReadyError
 from edge.keys.context import get_key_service
@@ -39,8 +38,6 @@ DER_TYPE = "application/pkix-cert"
 PEM_TYPE = "application/x-pem-file"
 CRL_TYPE = "application/pkix-crl"
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
-OCSP_KEY = "klyuch_ocsp_responder"
-"""Where the worker's ``OcspResponder`` is kept in ``app.extensions`` (made at first use)."""
 
 
 @blueprint.get("/ca/certificate")
@@ -85,13 +82,18 @@ async def ca_crl() -> Response:
 @tag(["certificates"])
 async def ca_ocsp_post() -> Response:
     """OCSP over POST: the DER OCSPRequest is the body (RFC 6960 Appendix A.1)."""
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        return _too_large()
+    try:
+        keys = get_key_service()
+    except NotReadyError:
+        return _ocsp_response(error_response("try_later"), cache_control="no-store")
+    limit = keys.settings.ocsp_max_request_bytes
+    if (request.content_length or 0) > limit:
+        return _too_large(limit)
     body = await request.get_data(as_text=False)
     assert isinstance(body, bytes)  # as_text=False: quart's overloads do not say so
-    if len(body) > MAX_REQUEST_BYTES:  # a chunked body announces no length
-        return _too_large()
-    return await _answer(body, cache_control="no-store")
+    if len(body) > limit:  # a chunked body announces no length
+        return _too_large(limit)
+    return _ocsp_response(await keys.ca.ocsp.respond(body), cache_control="no-store")
 
 
 @blueprint.get("/ca/ocsp/<path:encoded>", merge_slashes=False)
@@ -99,16 +101,20 @@ async def ca_ocsp_post() -> Response:
 @tag(["certificates"])
 async def ca_ocsp_get(encoded: str) -> Response:
     """OCSP over GET: the DER OCSPRequest, base64 then url-encoded, is the last path segment(s)."""
-    der = _from_url(encoded)
+    try:
+        keys = get_key_service()
+    except NotReadyError:
+        return _ocsp_response(error_response("try_later"), cache_control="no-store")
+    der = _from_url(encoded, keys.settings.ocsp_max_request_bytes)
     if der is None:
         return _ocsp_response(error_response("malformed_request"), cache_control="no-store")
     # Revocations must be seen at once: shared caches revalidate instead of serving an old "good".
-    return await _answer(der, cache_control="no-cache")
+    return _ocsp_response(await keys.ca.ocsp.respond(der), cache_control="no-cache")
 
 
-def _from_url(encoded: str) -> bytes | None:
-    """The request in a GET path; None when it is no base64 or too large."""
-    if len(encoded) > MAX_REQUEST_BYTES * 2:
+def _from_url(encoded: str, limit: int) -> bytes | None:
+    """The request in a GET path; None when it is no base64 or larger than ``limit`` bytes."""
+    if len(encoded) > limit * 2:
         return None
     # The server already decoded %xx once; a client that encoded twice still gets through, and a
     # '+' turned into a space by a form-style encoder is put back. URL-safe base64 is accepted too.
@@ -118,24 +124,7 @@ def _from_url(encoded: str) -> bytes | None:
         der = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return der if len(der) <= MAX_REQUEST_BYTES else None
-
-
-async def _answer(der: bytes, *, cache_control: str) -> Response:
-    try:
-        responder = _responder()
-    except NotReadyError:
-        return _ocsp_response(error_response("try_later"), cache_control="no-store")
-    return _ocsp_response(await responder.respond(der), cache_control=cache_control)
-
-
-def _responder() -> OcspResponder:
-    keys = get_key_service()
-    held: tuple[object, OcspResponder] | None = current_app.extensions.get(OCSP_KEY)
-    if held is None or held[0] is not keys:
-        held = (keys, OcspResponder(keys.ca, keys.db, keys.hsm))
-        current_app.extensions[OCSP_KEY] = held
-    return held[1]
+    return der if len(der) <= limit else None
 
 
 def _ocsp_response(der: bytes, *, cache_control: str) -> Response:
@@ -144,8 +133,8 @@ def _ocsp_response(der: bytes, *, cache_control: str) -> Response:
     )
 
 
-def _too_large() -> Response:
-    detail = f"OCSP requests are limited to {MAX_REQUEST_BYTES} bytes"
+def _too_large(limit: int) -> Response:
+    detail = f"OCSP requests are limited to {limit} bytes (ca.ocsp_max_request_bytes)"
     return problem_response(413, "Request body too large", detail, code="too_large")
 
 

@@ -8,8 +8,9 @@ raise ``storage.errors`` (``NotFoundError`` for a missing row; database errors a
 Modules:
   identity  users, OAuth2 clients, login sessions, refresh tokens (rotation, reuse), revoked access tokens
   login_failures  failed logins per keyed-hash throttle key: record, n-th latest in the window, clear, sweep
-  revocation  what a built-in CA revoked: its state (to know when to re-sign the CRL), CRL snapshots
-            with the next CRL number, revocation status of certificates by fingerprint
+  revocation  what a built-in CA revoked and its stored CRL (the per-request view, the claim to re-sign,
+            storing the next), revocation status of certificates by fingerprint
+  ocsp      status of a CA's certificates by serial (the OCSP responder)
 
 Siblings are imported by name (``from storage.repos import identity``); this map imports none of them.
 """

@@ -5,9 +5,9 @@ are written by ``storage.repos.keys``) and keeps ``ca_crls`` (``migrations/0010_
 latest CRL of each CA, shared by every worker and node. Units of work for ``Database.run`` /
 ``run_readonly``:
 
-* :func:`revocation_state`: a cheap fingerprint of a CA's revocations (count and latest time);
-* :func:`crl_view`: that fingerprint, the stored CRL (its DER only when the caller lacks that number)
-  and whether a worker is re-signing it, in one statement: the per-request check;
+* :func:`crl_view`: a cheap fingerprint of a CA's revocations (count and latest time), the stored
+  CRL (its DER only when the caller lacks that number) and whether a worker is re-signing it, in one
+  statement: the per-request check;
 * :func:`claim_crl`: under the CA's advisory lock, re-check and either answer the view (current, or
   claimed by another worker) or record a claim with a lease, draw the next cRLNumber from the ``ca``
   row and read every revoked certificate (the snapshot to sign);
@@ -141,17 +141,6 @@ class CertificateStatusRow:
     """When it was revoked."""
     revocation_reason: str | None
     """Why."""
-
-
-async def revocation_state(conn: Connection, ca_id: UUID) -> RevocationState:
-    """Count and latest time of the revocations of ``ca_id``'s certificates (index-only work)."""
-    row = await conn.fetchrow(
-        """SELECT count(*) AS count, max(revoked_at) AS latest FROM certificates
-           WHERE ca_id = $1 AND status = 'revoked'""",
-        ca_id,
-    )
-    assert row is not None  # an aggregate always answers one row
-    return RevocationState(int(row["count"]), row["latest"])
 
 
 _CRL_LOCK_SALT = 0x63726C73  # "crls": separates these advisory locks from any other CA-keyed lock

@@ -19,7 +19,7 @@ import structlog
 import trio
 
 from actors.keys.ocsp import MAX_CERT_IDS, MAX_REQUEST_BYTES, OcspResponder
-from actors.keys.settings import ocsp_urls
+from actors.keys.settings import CaSettings, ocsp_urls
 from config.settings import HsmSettings, ServerSettings, Settings
 from signing.gost.params import ParamSet
 from signing.keys import GostSigningKey
@@ -254,3 +254,11 @@ async def test_an_hsm_outage_answers_try_later_or_a_still_valid_signed_answer(
 def test_ocsp_urls_follow_the_configured_public_url(settings: Settings) -> None:
     assert ocsp_urls(settings) == (OCSP_URL,)
     assert ocsp_urls(settings.model_copy(update={"server": ServerSettings()})) == ()
+    explicit = settings.model_copy(update={"ca": CaSettings(ocsp_url="http://ocsp.example.test/")})
+    assert ocsp_urls(explicit) == ("http://ocsp.example.test/",)  # ca.ocsp_url wins
+
+
+def test_ocsp_settings_are_coherent() -> None:
+    """An answer is reused only while still valid: the validity must exceed the reuse time."""
+    with pytest.raises(ValueError, match="ocsp_validity_s must exceed ocsp_cache_s"):
+        CaSettings(ocsp_cache_s=3600, ocsp_validity_s=600)
