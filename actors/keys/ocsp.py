@@ -10,7 +10,7 @@ unit (prepare → sign the digest in a unit → finish, as for certificates and 
 response is audited (``audit_ocsp_answered``: the CA, the serials asked about, their count).
 
 A signature costs an HSM round trip, so answers to requests *without* a nonce are cached per worker,
-keyed by the exact CertIDs asked for, for :data:`CACHE_S` seconds; a cached answer is served only
+keyed by the exact CertIDs asked for, for ``ca.ocsp_cache_s`` seconds; a cached answer is served only
 while the live statuses still equal those it was signed with, so a revocation (in any worker or
 node) is never hidden by the cache. Concurrent identical requests wait for one signature. When no
 unit can sign, a cached answer with the same statuses is served until its nextUpdate. Requests
@@ -62,19 +62,20 @@ __all__ = [
 log = structlog.get_logger("actors.keys.ocsp")
 
 MAX_CERT_IDS = 20
-"""Most certificates one request may ask about (each costs a lookup; the signature is shared)."""
+"""Most certificates one request may ask about by default (``ca.ocsp_max_cert_ids``)."""
 
 MAX_REQUEST_BYTES = 16 * 1024
-"""Largest OCSP request accepted (20 SHA-256 CertIDs, a nonce and a signature fit in a few KiB)."""
+"""Default largest OCSP request (``ca.ocsp_max_request_bytes``; 20 SHA-256 CertIDs, a nonce and a
+signature fit in a few KiB)."""
 
 CACHE_S = 60.0
-"""How long a signed answer to a request without a nonce may be served again (wanted: ``ca.ocsp_cache_s``)."""
+"""Default reuse time of a signed answer to a request without a nonce (``ca.ocsp_cache_s``)."""
 
 CACHE_ENTRIES = 4096
 """Most cached answers per worker (oldest dropped first)."""
 
 RESPONSE_VALIDITY = dt.timedelta(hours=1)
-"""nextUpdate − thisUpdate of every answer (wanted: ``ca.ocsp_validity_s``)."""
+"""Default nextUpdate − thisUpdate of answers (``ca.ocsp_validity_s``)."""
 
 _Key = tuple[UUID, tuple[bytes, ...]]
 
