@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+GOST_CONF = """openssl_conf = openssl_def
+[openssl_def]
+engines = engine_section
+[engine_section]
+gost = gost_section
+[gost_section]
+engine_id = gost
+default_algorithms = ALL
+"""
+"""An OpenSSL configuration that loads the gost engine."""
+
+
+def gost_environment(folder: Path) -> dict[str, str]:
+    """The environment for ``openssl`` commands without an ``-engine`` option (``crl``, ``ocsp``):
+    ``OPENSSL_CONF`` names a configuration in ``folder`` (written once) that loads the gost engine."""
+    conf = folder / "gost.cnf"
+    if not conf.exists():
+        conf.write_text(GOST_CONF)
+    return {**os.environ, "OPENSSL_CONF": str(conf)}
 
 
 class OpenSSL:

@@ -17,31 +17,19 @@ from signing.crl import Crl
 from signing.x509 import Certificate
 from storage import Connection, Database
 from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
-from tests.oracle import OpenSSL
-
-GOST_CONF = """openssl_conf = openssl_def
-[openssl_def]
-engines = engine_section
-[engine_section]
-gost = gost_section
-[gost_section]
-engine_id = gost
-default_algorithms = ALL
-"""
-"""``openssl crl`` has no ``-engine`` option: a configuration file loads the gost engine for it."""
+from tests.oracle import OpenSSL, gost_environment
 
 
 def openssl_verifies_crl(ossl: OpenSSL, crl_der: bytes, ca_path: str) -> None:
     """``openssl crl -verify`` (gost engine through OPENSSL_CONF) accepts the CRL's signature."""
-    conf = ossl.write("gost.cnf", GOST_CONF)
     crl_path = ossl.write("crl.der", crl_der)
-    # OpenSSL.run passes no environment: run the command here with OPENSSL_CONF set.
+    # ``openssl crl`` has no -engine option: the environment loads the engine.
     done = subprocess.run(
         ["openssl", "crl", "-inform", "DER", "-in", crl_path, "-CAfile", ca_path, "-noout", "-verify"],
         capture_output=True,
         check=False,
         timeout=60,
-        env={**os.environ, "OPENSSL_CONF": conf},
+        env=gost_environment(ossl.workdir),
     )
     assert done.returncode == 0, done.stderr
     assert b"verify OK" in done.stdout + done.stderr, done.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from asn1crypto import crl as asn1_crl
 from signing.crl import Crl, RevokedEntry, crl_reason, prepare_crl
 from signing.errors import InvalidInputError, InvalidSignatureError, MalformedDataError
 from signing.gost.params import ParamSet
-from tests.keys.test_crl import GOST_CONF
+from tests.oracle import gost_environment
 from tests.signing.cms.conftest import NOW, Kind, kind_id, pki
 
 KINDS: tuple[Kind, ...] = (ParamSet.TC26_256_A, ParamSet.TC26_512_C, "P-256")
@@ -54,7 +53,6 @@ def test_crl_round_trip_and_openssl_verifies(kind: Kind, tmp_path: Path) -> None
     with pytest.raises(InvalidSignatureError):
         crl.verify_signature(pki(kind, 1).root.public_key())
 
-    (tmp_path / "gost.cnf").write_text(GOST_CONF)
     (tmp_path / "ca.pem").write_bytes(p.root.pem())
     (tmp_path / "crl.der").write_bytes(crl.der)
     done = subprocess.run(
@@ -75,7 +73,7 @@ def test_crl_round_trip_and_openssl_verifies(kind: Kind, tmp_path: Path) -> None
         check=False,
         timeout=60,
         cwd=tmp_path,
-        env={**os.environ, "OPENSSL_CONF": str(tmp_path / "gost.cnf")},
+        env=gost_environment(tmp_path),
     )
     assert done.returncode == 0, done.stderr
     assert b"verify OK" in done.stdout + done.stderr

@@ -26,7 +26,8 @@ from signing.keys import GostSigningKey
 from signing.ocsp import CertStatus, OcspResponse
 from signing.x509 import Certificate, self_signed_ca
 from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
-from tests.signing.test_ocsp import GOST_CONF, HOUR, NOW
+from tests.oracle import gost_environment
+from tests.signing.test_ocsp import HOUR, NOW
 
 PUBLIC_URL = "https://klyuch.example/"
 OCSP_URL = "https://klyuch.example/api/v1/ca/ocsp"
@@ -47,7 +48,7 @@ class Ocsp:
     def __init__(self, api: KeysApi, folder: Path) -> None:
         self.url = f"{api.client.base_url}".rstrip("/") + "/api/v1/ca/ocsp"
         self.folder = folder
-        (folder / "gost.cnf").write_text(GOST_CONF)
+        self.env = gost_environment(folder)
 
     def write(self, name: str, data: bytes | str) -> str:
         """Write a file in the folder; its name."""
@@ -62,7 +63,7 @@ class Ocsp:
             capture_stderr=True,
             check=False,
             cwd=self.folder,
-            env={**os.environ, "OPENSSL_CONF": str(self.folder / "gost.cnf")},
+            env=self.env,
         )
         return (done.stdout + done.stderr).decode(errors="replace")
 
@@ -74,7 +75,7 @@ class Ocsp:
             capture_stderr=True,
             check=False,
             cwd=self.folder,
-            env={**os.environ, "OPENSSL_CONF": str(self.folder / "gost.cnf")},
+            env=self.env,
         )
         assert done.returncode == 0, done.stderr
         return (self.folder / "req.der").read_bytes()

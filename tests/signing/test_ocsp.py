@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import subprocess
 from pathlib import Path
 
@@ -31,18 +30,8 @@ from signing.ocsp import (
     prepare_response,
 )
 from signing.x509 import Certificate, CertificateAuthority, self_signed_ca
+from tests.oracle import gost_environment
 from tests.signing.conftest import any_key
-
-GOST_CONF = """openssl_conf = openssl_def
-[openssl_def]
-engines = engine_section
-[engine_section]
-gost = gost_section
-[gost_section]
-engine_id = gost
-default_algorithms = ALL
-"""
-"""``openssl ocsp`` has no ``-engine`` option: a configuration file loads the gost engine for it."""
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 HOUR = dt.timedelta(hours=1)
@@ -50,9 +39,6 @@ HOUR = dt.timedelta(hours=1)
 
 def openssl_ocsp(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``openssl ocsp <args>`` in ``folder`` with the gost engine loaded (no check)."""
-    conf = folder / "gost.cnf"
-    if not conf.exists():
-        conf.write_text(GOST_CONF)
     return subprocess.run(
         ["openssl", "ocsp", *args],
         capture_output=True,
@@ -60,7 +46,7 @@ def openssl_ocsp(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=60,
         cwd=folder,
-        env={**os.environ, "OPENSSL_CONF": str(conf)},
+        env=gost_environment(folder),
     )
 
 
