@@ -338,6 +338,9 @@ class CaSettings(Section):
     states are unchanged); 0 signs every answer."""
     ocsp_validity_s: Annotated[float, Field(ge=60, le=7 * 86_400)] = 3600.0
     """nextUpdate − thisUpdate of OCSP answers (longer than ``ocsp_cache_s``)."""
+    ocsp_nonce_signatures_per_s: Annotated[float, Field(ge=0, le=100_000)] = 50.0
+    """Answers to requests with a nonce one worker signs per second (each costs an HSM signature; the
+    cache cannot serve them); beyond it they get ``tryLater``. 0: no limit."""
     ocsp_max_cert_ids: Annotated[int, Field(ge=1, le=1000)] = 20
     """Most certificates one OCSP request may ask about (each costs a lookup; more is malformedRequest)."""
     ocsp_max_request_bytes: Annotated[int, Field(ge=256, le=1 << 20)] = 16_384

@@ -96,6 +96,7 @@ class BuiltinCa:
             cache_s=settings.ocsp_cache_s,
             validity=dt.timedelta(seconds=settings.ocsp_validity_s),
             max_cert_ids=settings.ocsp_max_cert_ids,
+            nonce_signatures_per_s=settings.ocsp_nonce_signatures_per_s,
         )
         """The CA's OCSP responder (``actors.keys.ocsp``)."""
         """The CA's CRL, cached and re-signed on change (``actors.keys.crl``)."""

@@ -14,12 +14,15 @@ keyed by the exact CertIDs asked for, for ``ca.ocsp_cache_s`` seconds; a cached 
 while the live statuses still equal those it was signed with, so a revocation (in any worker or
 node) is never hidden by the cache. Concurrent identical requests wait for one signature. When no
 unit can sign, a cached answer with the same statuses is served until its nextUpdate. Requests
-with a nonce are signed every time (the nonce must be echoed).
+with a nonce are signed every time (the nonce must be echoed), so anyone could make the HSM sign
+at will: a worker signs at most ``ca.ocsp_nonce_signatures_per_s`` of them per second (a token
+bucket, bursts of one second's worth) and answers the rest ``tryLater``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -55,6 +58,7 @@ __all__ = [
     "CACHE_S",
     "MAX_CERT_IDS",
     "MAX_REQUEST_BYTES",
+    "NONCE_SIGNATURES_PER_S",
     "RESPONSE_VALIDITY",
     "OcspResponder",
 ]
@@ -73,6 +77,9 @@ CACHE_S = 60.0
 
 CACHE_ENTRIES = 4096
 """Most cached answers per worker (oldest dropped first)."""
+
+NONCE_SIGNATURES_PER_S = 50.0
+"""Default signatures per second for requests with a nonce (``ca.ocsp_nonce_signatures_per_s``)."""
 
 RESPONSE_VALIDITY = dt.timedelta(hours=1)
 """Default nextUpdate − thisUpdate of answers (``ca.ocsp_validity_s``)."""
@@ -102,8 +109,10 @@ class OcspResponder:
         cache_s: float = CACHE_S,
         validity: dt.timedelta = RESPONSE_VALIDITY,
         max_cert_ids: int = MAX_CERT_IDS,
+        nonce_signatures_per_s: float = NONCE_SIGNATURES_PER_S,
     ) -> None:
-        """``cache_s`` 0 disables the cache; ``validity`` must exceed ``cache_s``."""
+        """``cache_s`` 0 disables the cache; ``validity`` must exceed ``cache_s``;
+        ``nonce_signatures_per_s`` 0 signs every request with a nonce."""
         if validity <= dt.timedelta(seconds=cache_s):
             raise ValueError("an answer must stay valid longer than it is cached")
         self._ca = ca
@@ -112,6 +121,7 @@ class OcspResponder:
         self._cache_for = dt.timedelta(seconds=cache_s)
         self._validity = validity
         self._max_cert_ids = max_cert_ids
+        self._nonces = None if nonce_signatures_per_s <= 0 else _TokenBucket(nonce_signatures_per_s)
         self._cache: OrderedDict[_Key, _Signed] = OrderedDict()
         self._signing: dict[_Key, trio.Event] = {}
         self._hashes: tuple[UUID, IssuerHashes] | None = None
@@ -135,6 +145,9 @@ class OcspResponder:
     async def _answer(self, request: OcspRequest) -> bytes:
         ca = await self._ca.get()
         statuses = await self._statuses(ca, request.cert_ids)
+        if request.nonce is not None and self._nonces is not None and not self._nonces.take():
+            log.warning("ocsp_nonce_rate_exceeded", ca_id=str(ca.id))
+            return error_response("try_later")
         if request.nonce is not None or self._cache_for <= dt.timedelta(0):
             return (await self._sign(ca, request, statuses)).der
         key: _Key = (ca.id, tuple(identity.der for identity in request.cert_ids))
@@ -220,3 +233,25 @@ class OcspResponder:
             nonce=request.nonce is not None,
         )
         return _Signed(statuses, response.der, now + self._cache_for, next_update)
+
+
+class _TokenBucket:
+    """At most ``rate`` takes per second on average, in bursts of up to one second's worth (at least 1)."""
+
+    __slots__ = ("_at", "_capacity", "_rate", "_tokens")
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, rate)
+        self._tokens = self._capacity
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        """Take one token if there is one."""
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

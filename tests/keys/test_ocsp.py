@@ -252,6 +252,24 @@ async def test_an_hsm_outage_answers_try_later_or_a_still_valid_signed_answer(
     assert (await post(api, with_nonce)).status == "successful"
 
 
+async def test_nonce_signatures_are_rate_limited(
+    keys_api: StartKeysApi, people: Accounts, tmp_path: Path
+) -> None:
+    """A nonce makes every answer a new HSM signature: past the worker's budget they are tryLater,
+    while answers the cache can give (no nonce) are not limited."""
+    api, ocsp, _, _ = await setup(keys_api, tmp_path)
+    keys = api.services.keys
+    responder = OcspResponder(keys.ca, keys.db, keys.hsm, nonce_signatures_per_s=1)
+    with_nonce = await ocsp.request_der("-issuer", "ca.pem", "-cert", "alice.pem")
+    plain = await ocsp.request_der("-issuer", "ca.pem", "-cert", "alice.pem", "-no_nonce")
+    statuses = [OcspResponse.load(await responder.respond(with_nonce)).status for _ in range(4)]
+    assert statuses[0] == "successful"  # the burst: one second's worth
+    assert statuses[1:] == ["try_later"] * 3
+    assert OcspResponse.load(await responder.respond(plain)).status == "successful"
+    await trio.sleep(1.1)  # the bucket refills at 1 per second
+    assert OcspResponse.load(await responder.respond(with_nonce)).status == "successful"
+
+
 def test_ocsp_urls_follow_the_configured_public_url(settings: Settings) -> None:
     assert ocsp_urls(settings) == (OCSP_URL,)
     assert ocsp_urls(settings.model_copy(update={"server": ServerSettings()})) == ()
