@@ -89,12 +89,16 @@ async def _ca_path(worker: Worker, ossl: OpenSSL) -> str:
     return ossl.write("ca.pem", (await worker.http.get("/api/v1/ca/certificate")).content)
 
 
+async def _alice_and_bob(start_worker: StartWorker, make_person: MakePerson) -> tuple[Worker, Person, Person]:
+    """A served worker with two users: alice signs first, bob co-signs."""
+    worker = await start_worker()
+    return worker, await make_person(worker, "alice"), await make_person(worker, "bob")
+
+
 async def test_cosign_attached_and_detached_without_confirmation(
     start_worker: StartWorker, make_person: MakePerson, ossl: OpenSSL
 ) -> None:
-    worker = await start_worker()
-    alice = await make_person(worker, "alice")
-    bob = await make_person(worker, "bob")
+    worker, alice, bob = await _alice_and_bob(start_worker, make_person)
     ca_path = await _ca_path(worker, ossl)
     attached = await _signed(worker, alice, DOCUMENT, detached=False)
     detached = await _signed(worker, alice, DOCUMENT, detached=True)
@@ -143,9 +147,7 @@ async def test_cosign_attached_and_detached_without_confirmation(
 async def test_cosign_confirmed_on_a_device(
     start_worker: StartWorker, make_person: MakePerson, ossl: OpenSSL
 ) -> None:
-    worker = await start_worker()
-    alice = await make_person(worker, "alice")
-    bob = await make_person(worker, "bob")
+    worker, alice, bob = await _alice_and_bob(start_worker, make_person)
     ca_path = await _ca_path(worker, ossl)
     attached = await _signed(worker, alice, DOCUMENT, detached=False)
     state = await enrol(worker, bob)
@@ -188,9 +190,7 @@ async def _kept_inputs(conn: Any) -> int:
 async def test_batch_of_fresh_signatures_and_cosignatures(
     start_worker: StartWorker, make_person: MakePerson, ossl: OpenSSL
 ) -> None:
-    worker = await start_worker()
-    alice = await make_person(worker, "alice")
-    bob = await make_person(worker, "bob")
+    worker, alice, bob = await _alice_and_bob(start_worker, make_person)
     ca_path = await _ca_path(worker, ossl)
     detached = await _signed(worker, alice, DOCUMENT, detached=True)
     other = b"another document\n"
@@ -239,9 +239,7 @@ async def test_cosign_in_asynchronous_mode(
     client_token: Callable[..., Awaitable[dict[str, str]]],
     ossl: OpenSSL,
 ) -> None:
-    worker = await start_worker()
-    alice = await make_person(worker, "alice")
-    bob = await make_person(worker, "bob")
+    worker, alice, bob = await _alice_and_bob(start_worker, make_person)
     ca_path = await _ca_path(worker, ossl)
     detached = await _signed(worker, alice, DOCUMENT, detached=True)
     erp = await client_token(worker, bob)  # bob's information system
@@ -273,9 +271,7 @@ async def test_cosign_in_asynchronous_mode(
 async def test_a_cosignature_whose_cms_was_lost_fails_alone(
     start_worker: StartWorker, make_person: MakePerson
 ) -> None:
-    worker = await start_worker()
-    alice = await make_person(worker, "alice")
-    bob = await make_person(worker, "bob")
+    worker, alice, bob = await _alice_and_bob(start_worker, make_person)
     attached = await _signed(worker, alice, DOCUMENT, detached=False)
     state = await enrol(worker, bob)
     async with DeviceClient.connect(state) as device:
