@@ -16,6 +16,9 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from actors.hsmpool import Balancer
 from actors.identity import Identity, accounts
 from actors.identity.accounts import NewAccount
 from actors.identity.principal import Role
@@ -148,3 +152,20 @@ async def keys_api(serve_app: Any, settings: Settings) -> AsyncIterator[StartKey
     yield start
     for client in opened:
         await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def hsm_stopped(hsm: Balancer) -> AsyncIterator[None]:
+    """Every unit of ``hsm`` stopped (SIGSTOP: hung, not dead) inside the block; continued after it,
+    and the pool waited for until its units are healthy again (it may have replaced a hung one)."""
+    pids = [unit.pid for unit in hsm.units()]
+    assert all(pid is not None for pid in pids)
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]  # checked above
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # the pool may have replaced a hung unit
+                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
+    await hsm.wait_ready(units=len(pids), timeout=20)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import signal
 import subprocess
 from typing import Any
 
@@ -16,7 +13,7 @@ from config.settings import HsmSettings, ServerSettings, Settings
 from signing.crl import Crl
 from signing.x509 import Certificate
 from storage import Connection, Database
-from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
+from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi, hsm_stopped
 from tests.oracle import OpenSSL, gost_environment
 
 
@@ -129,25 +126,16 @@ async def test_an_hsm_outage_serves_the_cached_crl_until_its_next_update(
     key = await api.new_key("alice")
     issued = await api.issue("alice", key["id"])
     first = await fetch_crl(api)
-    pids = [unit.pid for unit in api.services.hsm.units()]
-    assert all(pid is not None for pid in pids)
     revoked = await api.call(
         "POST", f"/certificates/{issued['id']}/revoke", "alice", json={"reason": "superseded"}
     )
     assert revoked.status_code == 200
-    try:
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]  # checked above
+    async with hsm_stopped(api.services.hsm):
         with structlog.testing.capture_logs() as events:
             stale = await fetch_crl(api)
         # Still a valid CRL (before its nextUpdate), the one already issued; the deferral is logged.
         assert stale.der == first.der
         assert any(event["event"] == "crl_reissue_deferred" for event in events)
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):  # the pool may have replaced a hung unit
-                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
-    await api.services.hsm.wait_ready(units=len(pids), timeout=20)
     fresh = await fetch_crl(api)
     assert [entry.serial_number for entry in fresh.entries] == [int(issued["serial"], 16)]
 

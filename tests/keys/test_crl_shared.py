@@ -3,10 +3,7 @@ same stored CRL, one of them re-signs it after a change, and numbers never go ba
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import uuid4
@@ -20,7 +17,7 @@ from config.settings import HsmSettings
 from signing.crl import Crl
 from storage import Database
 from storage.repos import revocation as repo
-from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
+from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi, hsm_stopped
 from tests.keys.test_crl import fetch_crl
 
 ONE_UNIT = HsmSettings(**{**FAST_HSM, "soft_units": 1})
@@ -129,12 +126,8 @@ async def test_a_worker_whose_hsm_is_down_serves_what_another_worker_signed(
     )
     a, b = await two_workers(keys_api, hsm=quick)
     first = await fetch_crl(a)
-    pids = [unit.pid for unit in a.services.hsm.units()]
-    assert all(pid is not None for pid in pids)
     serial = await revoke_new_certificate(b)
-    try:
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]  # checked above
+    async with hsm_stopped(a.services.hsm):
         with structlog.testing.capture_logs() as events:
             stale = await fetch_crl(a)
         # Worker A cannot sign: it serves the stored CRL (before its nextUpdate) and says so.
@@ -147,10 +140,6 @@ async def test_a_worker_whose_hsm_is_down_serves_what_another_worker_signed(
         assert number_of(fresh) > number_of(first)
         assert again.der == fresh.der
         assert not any(event["event"] == "crl_reissue_deferred" for event in events)
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):  # the pool may have replaced a hung unit
-                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
 
 
 async def test_a_claim_left_by_a_dead_worker_lapses_and_the_next_number_is_higher(

@@ -7,9 +7,6 @@ engine is the client and the verifier (it runs as a trio subprocess, so the serv
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
-import signal
 import urllib.parse
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from signing.gost.params import ParamSet
 from signing.keys import GostSigningKey
 from signing.ocsp import CertStatus, OcspResponse
 from signing.x509 import Certificate, self_signed_ca
-from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi
+from tests.keys.conftest import FAST_HSM, Accounts, KeysApi, StartKeysApi, hsm_stopped
 from tests.oracle import gost_environment
 from tests.signing.test_ocsp import HOUR, NOW
 
@@ -233,22 +230,13 @@ async def test_an_hsm_outage_answers_try_later_or_a_still_valid_signed_answer(
     first = await responder.respond(plain)
     assert OcspResponse.load(first).status == "successful"
     await trio.sleep(0.05)
-    pids = [unit.pid for unit in keys.hsm.units()]
-    assert all(pid is not None for pid in pids)
-    try:
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]  # checked above
+    async with hsm_stopped(keys.hsm):
         with structlog.testing.capture_logs() as events:
             again = await responder.respond(plain)
             nonced = await post(api, with_nonce)
         assert again == first  # same statuses, before its nextUpdate: still a true answer
         assert any(event["event"] == "ocsp_resign_deferred" for event in events)
         assert nonced.status == "try_later"  # a nonce cannot be echoed without a new signature
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):  # the pool may have replaced a hung unit
-                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
-    await keys.hsm.wait_ready(units=len(pids), timeout=20)
     assert (await post(api, with_nonce)).status == "successful"
 
 
