@@ -42,11 +42,7 @@ CRL_PATH = "/api/v1/ca/crl"
 def crl_distribution_urls(settings: Settings) -> tuple[str, ...]:
     """The CRL distribution points of issued certificates: ``ca.crl_url``, else the server's
     configured public URL + :data:`CRL_PATH`, else none."""
-    if settings.ca.crl_url is not None:
-        return (settings.ca.crl_url,)
-    if settings.server.public_url is not None:
-        return (settings.server.public_url.rstrip("/") + CRL_PATH,)
-    return ()
+    return _published(settings.ca.crl_url, settings, CRL_PATH)
 
 
 OCSP_PATH = "/api/v1/ca/ocsp"
@@ -55,10 +51,15 @@ OCSP_PATH = "/api/v1/ca/ocsp"
 
 def ocsp_urls(settings: Settings) -> tuple[str, ...]:
     """The OCSP responder of issued certificates (authorityInfoAccess): ``ca.ocsp_url``, else the
-    server's configured public URL + :data:`OCSP_PATH`, else none (a loopback default would only
-    mislead)."""
-    if settings.ca.ocsp_url is not None:
-        return (settings.ca.ocsp_url,)
+    server's configured public URL + :data:`OCSP_PATH`, else none."""
+    return _published(settings.ca.ocsp_url, settings, OCSP_PATH)
+
+
+def _published(explicit: str | None, settings: Settings, path: str) -> tuple[str, ...]:
+    """Where certificates send relying parties: the configured URL, else ``server.public_url`` +
+    ``path``; none when neither is set (a loopback default would only mislead them)."""
+    if explicit is not None:
+        return (explicit,)
     if settings.server.public_url is not None:
-        return (settings.server.public_url.rstrip("/") + OCSP_PATH,)
+        return (settings.server.public_url.rstrip("/") + path,)
     return ()
